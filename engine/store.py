@@ -1,0 +1,186 @@
+"""Redis records: accounts, the do-not-call list, verifications.
+
+Every Redis key name lives in this module (and queue/delivery for theirs), so
+HTTP handlers and flows speak only in domain terms.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+ACCOUNT_SEQ = "cv:accounts:seq"
+FIRST_ACCOUNT_ID = 100000
+DNC = "cv:dnc"
+CODE_KEY = "cv:secret:code-hmac"
+CALLS_STREAM = "cv:calls"
+DONE_TTL_SECONDS = 7 * 24 * 3600
+
+
+def account_key(account_id: str) -> str:
+    return f"cv:account:{account_id}"
+
+
+def api_key_index(api_key: str) -> str:
+    return f"cv:apikey:{digest(api_key)}"
+
+
+def token_index(token: str) -> str:
+    return f"cv:token:{digest(token)}"
+
+
+def verification_key(verification_id: str) -> str:
+    return f"cv:verification:{verification_id}"
+
+
+def flood_key(e164: str) -> str:
+    return f"cv:flood:{e164}"
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Account:
+    account_id: str
+    name: str
+    credits: int
+    disabled: bool
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    account_id: str
+    api_key: str
+    token: str
+
+
+# Flood check, balance check, debit, flood mark, record and queue: one atomic
+# step, so parallel requests can neither overspend nor call a number twice.
+ACCEPT_LUA = """
+if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 6 end
+local credits = tonumber(redis.call('HGET', KEYS[1], 'credits') or '0')
+local price = tonumber(ARGV[1])
+if credits < price then return 2 end
+redis.call('HINCRBY', KEYS[1], 'credits', -price)
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
+for i = 5, #ARGV, 2 do
+  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
+end
+redis.call('XADD', KEYS[4], '*', 'verification_id', ARGV[4])
+return 0
+"""
+
+
+class Store:
+    """Domain operations on Redis shared by the API, the engine and the CLI."""
+
+    def __init__(self, redis: Redis, code_key: str = "") -> None:
+        self.redis = redis
+        self._code_key = code_key.encode() if code_key else b""
+        self._accept = redis.register_script(ACCEPT_LUA)
+
+    # -- accounts -------------------------------------------------------
+    async def create_account(self, name: str, credits: int) -> NewAccount:
+        account_id = str(FIRST_ACCOUNT_ID + await self.redis.incr(ACCOUNT_SEQ))
+        api_key = secrets.token_hex(16)
+        token = secrets.token_urlsafe(32)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(account_key(account_id), mapping={
+                "name": name, "credits": credits, "disabled": 0,
+                "api_key_hash": digest(api_key), "token_hash": digest(token),
+                "created_at": f"{time.time():.3f}",
+            })
+            pipe.set(api_key_index(api_key), account_id)
+            pipe.set(token_index(token), account_id)
+            await pipe.execute()
+        return NewAccount(account_id, api_key, token)
+
+    async def account(self, account_id: str) -> Account | None:
+        raw = await self.redis.hgetall(account_key(account_id))
+        if not raw:
+            return None
+        return Account(account_id, raw[b"name"].decode(), int(raw[b"credits"]),
+                       raw[b"disabled"] == b"1")
+
+    async def account_by_api_key(self, api_key: str) -> Account | None:
+        account_id = await self.redis.get(api_key_index(api_key))
+        return await self.account(account_id.decode()) if account_id else None
+
+    async def account_by_token(self, token: str) -> Account | None:
+        account_id = await self.redis.get(token_index(token))
+        return await self.account(account_id.decode()) if account_id else None
+
+    async def add_credits(self, account_id: str, amount: int) -> int:
+        if not await self.redis.exists(account_key(account_id)):
+            raise KeyError(account_id)
+        return await self.redis.hincrby(account_key(account_id), "credits", amount)
+
+    async def set_disabled(self, account_id: str, disabled: bool) -> None:
+        if not await self.redis.exists(account_key(account_id)):
+            raise KeyError(account_id)
+        await self.redis.hset(account_key(account_id), "disabled", int(disabled))
+
+    # -- do not call ----------------------------------------------------
+    async def dnc_add(self, e164: str) -> None:
+        await self.redis.sadd(DNC, e164)
+
+    async def dnc_remove(self, e164: str) -> None:
+        await self.redis.srem(DNC, e164)
+
+    async def dnc_list(self) -> list[str]:
+        return sorted(m.decode() for m in await self.redis.smembers(DNC))
+
+    async def dnc_contains(self, e164: str) -> bool:
+        return bool(await self.redis.sismember(DNC, e164))
+
+    # -- verifications ----------------------------------------------------
+    async def code_hmac(self, verification_id: str, code: str) -> str:
+        if not self._code_key:
+            await self.redis.set(CODE_KEY, secrets.token_hex(32), nx=True)
+            self._code_key = await self.redis.get(CODE_KEY)
+        return hmac.new(self._code_key, f"{verification_id}:{code}".encode(),
+                        hashlib.sha256).hexdigest()
+
+    async def code_matches(self, verification_id: str, code_hmac: str, entered: str) -> bool:
+        return hmac.compare_digest(await self.code_hmac(verification_id, entered), code_hmac)
+
+    async def accept(self, account_id: str, e164: str, record: dict, *, price: int,
+                     flood_seconds: int) -> tuple[int, str]:
+        """Charge, flood-mark, store and queue one verification atomically.
+
+        `record` holds the verification's fields; a `code` in it is replaced by
+        its HMAC. Returns (return code, verification id): 0 accepted, 6 flood,
+        2 no credit.
+        """
+        record = dict(record)
+        code = record.pop("code", None)
+        while True:
+            verification_id = secrets.token_hex(6)
+            fields = {**record, "id": verification_id, "account_id": account_id,
+                      "e164": e164, "status": "queued", "created_at": f"{time.time():.3f}"}
+            if code is not None:
+                fields["code_hmac"] = await self.code_hmac(verification_id, code)
+                fields["code_len"] = len(code)
+            argv = [price, flood_seconds * 1000, verification_id, verification_id]
+            for name, value in fields.items():
+                argv += [name, str(value)]
+            keys = [account_key(account_id), flood_key(e164),
+                    verification_key(verification_id), CALLS_STREAM]
+            result = int(await self._accept(keys=keys, args=argv))
+            if result != -1:
+                return result, verification_id
+
+    async def verification(self, verification_id: str) -> dict[str, str]:
+        raw = await self.redis.hgetall(verification_key(verification_id))
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
+    async def update_verification(self, verification_id: str, **fields) -> None:
+        await self.redis.hset(verification_key(verification_id),
+                              mapping={k: str(v) for k, v in fields.items()})

@@ -1,0 +1,72 @@
+"""Shared fixtures: a project-owned Redis for the whole session.
+
+Integration fixtures (Asterisk sandbox, service, phones) live in
+tests/integration/conftest.py. Nothing here skips: a missing component is an
+error, and with CALLVERIFY_NO_SKIP=1 (set by .ci/run) any skipped test fails
+the run.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+import redis
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    server = shutil.which("redis-server")
+    if server is None:
+        raise RuntimeError("redis-server is not installed: run `make deps` (Debian package redis-server)")
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="cv-redis-")
+    proc = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--dir", workdir,
+         "--save", "", "--appendonly", "no", "--protected-mode", "yes"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    client.close()
+    proc.terminate()
+    proc.wait(10)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def clean_redis(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    yield redis_url
+    client.close()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("CALLVERIFY_NO_SKIP") != "1":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if skipped:
+        session.exitstatus = 1
+        if reporter:
+            reporter.write_line(f"CALLVERIFY_NO_SKIP=1: {skipped} skipped test(s) fail this run", red=True)
