@@ -1,0 +1,95 @@
+"""ARI client: REST plus events, routed into one ordered queue per channel."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from engine.ari.events import EventStream
+from engine.ari.rest import AriRest
+
+log = logging.getLogger(__name__)
+
+
+def channel_ids_of(event: dict) -> list[str]:
+    """The channel ids an event concerns (its channel, a dial's peer, a playback's target)."""
+    ids = []
+    for key in ("channel", "peer"):
+        channel = event.get(key)
+        if isinstance(channel, dict) and channel.get("id"):
+            ids.append(channel["id"])
+    for key in ("playback", "recording"):
+        target = (event.get(key) or {}).get("target_uri", "")
+        if target.startswith("channel:"):
+            ids.append(target[len("channel:"):])
+    return ids
+
+
+class AriClient:
+    """One Stasis application on one Asterisk.
+
+    `listen(channel_id)` must be called before originating that channel so no
+    event is missed; `forget(channel_id)` when the call is over.
+    """
+
+    def __init__(self, base_url: str, user: str, password: str, app: str, *,
+                 pool_size: int = 50, heartbeat: float = 10.0) -> None:
+        self.app = app
+        self.rest = AriRest(base_url, user, password, pool_size=pool_size)
+        self.events = EventStream(base_url, user, password, app, on_event=self._route,
+                                  on_connect=self._connected, heartbeat=heartbeat)
+        self._queues: dict[str, asyncio.Queue] = {}
+        self._connect_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._task: asyncio.Task | None = None
+
+    async def start(self, wait: float | None = 10.0) -> None:
+        """Open REST and the event stream; wait (bounded) for the first connection."""
+        await self.rest.open()
+        self._task = asyncio.get_running_loop().create_task(self.events.run())
+        if wait:
+            try:
+                await asyncio.wait_for(self.events.connected.wait(), wait)
+            except TimeoutError:
+                log.warning("ARI events not connected after %.0fs; still trying", wait)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        await self.rest.close()
+
+    def on_connect(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run `hook` after every (re)connection of the event stream."""
+        self._connect_hooks.append(hook)
+
+    def listen(self, channel_id: str) -> asyncio.Queue:
+        return self._queues.setdefault(channel_id, asyncio.Queue())
+
+    def forget(self, channel_id: str) -> None:
+        self._queues.pop(channel_id, None)
+
+    def listening(self) -> set[str]:
+        return set(self._queues)
+
+    def inject(self, channel_id: str, event: dict) -> None:
+        """Put a synthetic event in a channel's queue (used after reconnects)."""
+        queue = self._queues.get(channel_id)
+        if queue is not None:
+            queue.put_nowait(event)
+
+    def _route(self, event: dict) -> None:
+        for channel_id in channel_ids_of(event):
+            queue = self._queues.get(channel_id)
+            if queue is not None:
+                queue.put_nowait(event)
+
+    async def _connected(self) -> None:
+        for hook in self._connect_hooks:
+            try:
+                await hook()
+            except Exception:
+                log.exception("ARI reconnect hook failed")

@@ -1,0 +1,124 @@
+"""ARI REST: the few Asterisk resources callverify uses, over one bounded pool."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiohttp
+
+# Asterisk's HTTP server allows 100 sessions (http.conf sessionlimit); stay under.
+DEFAULT_POOL = 50
+
+
+class AriError(Exception):
+    """ARI answered with an error status, or could not be reached (status 0)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"ARI {status}: {message}")
+        self.status = status
+
+
+class AriRest:
+    """A thin REST client for ARI. Create it anywhere; `open()` inside a loop."""
+
+    def __init__(self, base_url: str, user: str, password: str, *,
+                 pool_size: int = DEFAULT_POOL, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/") + "/ari"
+        self._auth = aiohttp.BasicAuth(user, password)
+        self._pool_size = pool_size
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def open(self) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                auth=self._auth, timeout=self._timeout,
+                connector=aiohttp.TCPConnector(limit=self._pool_size))
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def request(self, method: str, path: str, *, params: dict | None = None,
+                      body: dict | None = None) -> Any:
+        """Send one request; return the decoded JSON (None for 204)."""
+        if self._session is None:
+            raise AriError(0, "client is not open")
+        clean = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        try:
+            async with self._session.request(method, self.base_url + path, params=clean,
+                                             json=body) as resp:
+                text = await resp.text()
+                if resp.status >= 300:
+                    raise AriError(resp.status, _error_message(text))
+                return json.loads(text) if text else None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise AriError(0, f"{type(exc).__name__}: {exc}") from exc
+
+    async def originate(self, *, endpoint: str, app: str, channel_id: str,
+                        app_args: str = "", caller_id: str | None = None,
+                        timeout: float = 30, variables: dict | None = None) -> dict:
+        """Dial `endpoint` into Stasis `app` under a channel id we chose.
+
+        Choosing the id lets the caller listen for the channel's events before
+        the POST returns (StasisStart can arrive first).
+        """
+        params = {"endpoint": endpoint, "app": app, "appArgs": app_args,
+                  "channelId": channel_id, "callerId": caller_id,
+                  "timeout": int(timeout)}
+        return await self.request("POST", "/channels", params=params,
+                                  body={"variables": variables or {}})
+
+    async def hang_up(self, channel_id: str, reason: str = "normal") -> bool:
+        """Hang a channel up. False when it was already gone (404 means done)."""
+        try:
+            await self.request("DELETE", f"/channels/{channel_id}", params={"reason": reason})
+            return True
+        except AriError as exc:
+            if exc.status == 404:
+                return False
+            raise
+
+    async def play(self, channel_id: str, media: list[str], playback_id: str) -> dict:
+        """Start playing one or more media URIs in order on a channel."""
+        return await self.request("POST", f"/channels/{channel_id}/play/{playback_id}",
+                                  params={"media": media})
+
+    async def stop_playback(self, playback_id: str) -> None:
+        """Stop a playback; one that has already finished is not an error."""
+        try:
+            await self.request("DELETE", f"/playbacks/{playback_id}")
+        except AriError as exc:
+            if exc.status != 404:
+                raise
+
+    async def channels(self) -> list[dict]:
+        """All channels Asterisk has now."""
+        return await self.request("GET", "/channels")
+
+    async def channel_variable(self, channel_id: str, name: str) -> str | None:
+        try:
+            result = await self.request("GET", f"/channels/{channel_id}/variable",
+                                        params={"variable": name})
+        except AriError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return result.get("value") if result else None
+
+    async def asterisk_info(self) -> dict:
+        return await self.request("GET", "/asterisk/info")
+
+
+def _param(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _error_message(text: str) -> str:
+    try:
+        return json.loads(text).get("message", text)
+    except (ValueError, AttributeError):
+        return text[:200]

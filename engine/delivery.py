@@ -1,0 +1,159 @@
+"""Callbacks and webhooks: persisted in Redis, retried with backoff until a 2xx.
+
+A delivery is a hash plus its due time in a sorted set. A worker leases due
+deliveries by pushing their due time forward (atomically), so several workers
+never send the same one twice at once, and a worker that dies mid-send leaves
+the delivery to be retried when the lease runs out.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import secrets
+import time
+from dataclasses import dataclass
+
+import aiohttp
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from yarl import URL
+
+log = logging.getLogger(__name__)
+
+DUE = "cv:deliveries:due"
+WAKE = "cv:deliveries:wake"
+DEAD = "cv:deliveries:dead"
+LEASE_SECONDS = 60
+
+
+def delivery_key(delivery_id: str) -> str:
+    return f"cv:delivery:{delivery_id}"
+
+
+LEASE_LUA = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
+for _, id in ipairs(due) do
+  redis.call('ZADD', KEYS[1], ARGV[2], id)
+end
+return due
+"""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    delivery_id: str
+    method: str
+    url: str
+    body: str
+    attempts: int
+    created_at: float
+
+
+def enqueue(pipe: Pipeline, method: str, url: str, *, params: dict | None = None,
+            payload: dict | None = None, kind: str = "") -> str:
+    """Add a delivery to a transaction; GET carries `params`, POST a JSON `payload`."""
+    delivery_id = secrets.token_hex(8)
+    if params:
+        url = str(URL(url).extend_query(params))
+    pipe.hset(delivery_key(delivery_id), mapping={
+        "method": method, "url": url, "kind": kind, "attempts": 0,
+        "body": json.dumps(payload) if payload is not None else "",
+        "created_at": f"{time.time():.3f}"})
+    pipe.zadd(DUE, {delivery_id: time.time()})
+    pipe.rpush(WAKE, delivery_id)
+    pipe.ltrim(WAKE, -1000, -1)
+    return delivery_id
+
+
+class Deliverer:
+    """Sends due deliveries; one instance per process is plenty."""
+
+    def __init__(self, redis: Redis, *, timeout: float = 10.0, backoff_base: float = 5.0,
+                 backoff_max: float = 600.0, give_up_seconds: float = 7200.0,
+                 concurrency: int = 50) -> None:
+        self.redis = redis
+        self.timeout = timeout
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.give_up_seconds = give_up_seconds
+        self._lease = redis.register_script(LEASE_LUA)
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task] = set()
+
+    async def run(self) -> None:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as http:
+            while True:
+                now = time.time()
+                due = await self._lease(keys=[DUE], args=[now, now + LEASE_SECONDS, 50])
+                for raw_id in due:
+                    await self._slots.acquire()
+                    task = asyncio.get_running_loop().create_task(self._send(http, raw_id.decode()))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                if not due:
+                    await self.redis.blpop([WAKE], timeout=0.5)
+
+    async def _send(self, http: aiohttp.ClientSession, delivery_id: str) -> None:
+        try:
+            raw = await self.redis.hgetall(delivery_key(delivery_id))
+            if not raw:
+                await self.redis.zrem(DUE, delivery_id)
+                return
+            delivery = Delivery(delivery_id, raw[b"method"].decode(), raw[b"url"].decode(),
+                                raw[b"body"].decode(), int(raw[b"attempts"]),
+                                float(raw[b"created_at"]))
+            error = await self._attempt(http, delivery)
+            if error is None:
+                await self._done(delivery_id)
+            else:
+                await self._retry(delivery, error)
+        except Exception:
+            log.exception("delivery %s: unexpected failure; the lease will expire and retry", delivery_id)
+        finally:
+            self._slots.release()
+
+    async def _attempt(self, http: aiohttp.ClientSession, delivery: Delivery) -> str | None:
+        headers = {"User-Agent": "callverify"}
+        data = None
+        if delivery.body:
+            headers["Content-Type"] = "application/json"
+            data = delivery.body
+        try:
+            async with http.request(delivery.method, delivery.url, data=data, headers=headers) as resp:
+                await resp.read()
+                if 200 <= resp.status < 300:
+                    log.info("delivery %s: %s after %d attempt(s)", delivery.delivery_id,
+                             resp.status, delivery.attempts + 1)
+                    return None
+                return f"HTTP {resp.status}"
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            return f"{type(exc).__name__}: {exc}"[:200]
+
+    async def _done(self, delivery_id: str) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(delivery_key(delivery_id))
+            pipe.zrem(DUE, delivery_id)
+            await pipe.execute()
+
+    async def _retry(self, delivery: Delivery, error: str) -> None:
+        attempts = delivery.attempts + 1
+        key = delivery_key(delivery.delivery_id)
+        if time.time() - delivery.created_at > self.give_up_seconds:
+            log.warning("delivery %s: giving up after %d attempts (%s)",
+                        delivery.delivery_id, attempts, error)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hset(key, mapping={"attempts": attempts, "last_error": error})
+                pipe.zrem(DUE, delivery.delivery_id)
+                pipe.zadd(DEAD, {delivery.delivery_id: time.time()})
+                await pipe.execute()
+            return
+        delay = min(self.backoff_base * 2 ** (attempts - 1), self.backoff_max)
+        delay *= random.uniform(0.8, 1.2)
+        log.info("delivery %s: attempt %d failed (%s); next in %.1fs",
+                 delivery.delivery_id, attempts, error, delay)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"attempts": attempts, "last_error": error})
+            pipe.zadd(DUE, {delivery.delivery_id: time.time() + delay})
+            await pipe.execute()

@@ -1,0 +1,171 @@
+"""One outbound call as a linear sequence: place, play, hear digits, hang up.
+
+A `Call` reads its own ordered event queue. A hang-up from the far end (or a
+lost channel) raises `CallEnded`, which unwinds the flow; the outcome fields
+are filled either way.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from engine.ari.client import AriClient
+from engine.ari.rest import AriError
+
+HANGUP_EVENTS = ("ChannelHangupRequest", "ChannelDestroyed", "StasisEnd")
+
+
+class CallEnded(Exception):
+    """The channel is gone (far end hung up, or Asterisk lost it)."""
+
+
+@dataclass
+class CallRecord:
+    """What the signalling told us about one call."""
+
+    channel_id: str
+    placed_at: float = 0.0
+    ringing_at: float = 0.0
+    answered_at: float = 0.0
+    ended_at: float = 0.0
+    cause: int = 0
+    cause_txt: str = ""
+    dial_status: str = ""
+    originate_error: str = ""
+    hung_up_by: str = ""
+    events: list[str] = field(default_factory=list)
+
+    @property
+    def answered(self) -> bool:
+        return self.answered_at > 0
+
+
+class Call:
+    """Protocol-level call control for one channel."""
+
+    def __init__(self, ari: AriClient, channel_id: str) -> None:
+        self.ari = ari
+        self.record = CallRecord(channel_id)
+        self.digits: deque[str] = deque()
+        self._events = ari.listen(channel_id)
+        self._ended = False
+        self._playbacks = 0
+        self.originated = False
+
+    @property
+    def channel_id(self) -> str:
+        return self.record.channel_id
+
+    async def place(self, *, endpoint: str, caller_id: str, ring_timeout: float,
+                    app_args: str = "", variables: dict | None = None) -> bool:
+        """Originate and wait until the call is answered (True) or fails (False)."""
+        self.record.placed_at = time.time()
+        try:
+            await self.ari.rest.originate(
+                endpoint=endpoint, app=self.ari.app, channel_id=self.channel_id,
+                app_args=app_args, caller_id=caller_id, timeout=ring_timeout,
+                variables=variables)
+        except AriError as exc:
+            self.record.originate_error = str(exc)
+            self._finish()
+            return False
+        self.originated = True
+        # Asterisk enforces the ring timeout; our own limit only guards lost events.
+        deadline = time.monotonic() + ring_timeout + 15
+        try:
+            while True:
+                event = await self.next_event(deadline - time.monotonic())
+                if event is None:
+                    self.record.originate_error = "no answer or failure reported"
+                    await self.hang_up()
+                    return False
+                if event["type"] == "StasisStart":
+                    self.record.answered_at = time.time()
+                    return True
+        except CallEnded:
+            return False
+
+    async def next_event(self, timeout: float | None) -> dict | None:
+        """The channel's next event, or None after `timeout` seconds.
+
+        Digits are kept in `self.digits`; hang-up events raise `CallEnded`.
+        """
+        if self._ended:
+            raise CallEnded(self.channel_id)
+        try:
+            if timeout is None:
+                event = await self._events.get()
+            else:
+                event = await asyncio.wait_for(self._events.get(), max(timeout, 0))
+        except TimeoutError:
+            return None
+        self._note(event)
+        return event
+
+    def _note(self, event: dict) -> None:
+        kind = event.get("type", "")
+        self.record.events.append(kind)
+        if kind == "ChannelDtmfReceived":
+            self.digits.append(event.get("digit", ""))
+        elif kind == "ChannelStateChange" and event["channel"].get("state") == "Ringing":
+            self.record.ringing_at = self.record.ringing_at or time.time()
+        elif kind == "Dial" and event.get("dialstatus"):
+            self.record.dial_status = event["dialstatus"]
+            if event["dialstatus"] == "RINGING" and not self.record.ringing_at:
+                self.record.ringing_at = time.time()
+        elif kind in HANGUP_EVENTS:
+            if event.get("cause") and not self.record.cause:
+                self.record.cause = int(event["cause"])
+                self.record.cause_txt = event.get("cause_txt", "")
+            if not self.record.hung_up_by:
+                self.record.hung_up_by = "far end"
+            self._finish()
+            raise CallEnded(self.channel_id)
+
+    async def play(self, media: list[str], *, interruptible: bool = True) -> bool:
+        """Play prompts to the end; a digit stops them when interruptible.
+
+        Returns True if a digit interrupted the prompt (the digit stays in
+        `self.digits` for the next read).
+        """
+        if interruptible and self.digits:
+            return True
+        self._playbacks += 1
+        playback_id = f"{self.channel_id}-p{self._playbacks}"
+        try:
+            await self.ari.rest.play(self.channel_id, media, playback_id)
+        except AriError as exc:
+            if exc.status == 404:
+                self._finish()
+                raise CallEnded(self.channel_id) from exc
+            raise
+        while True:
+            event = await self.next_event(None)
+            kind = event["type"]
+            if kind == "PlaybackFinished" and event["playback"]["id"] == playback_id:
+                return False
+            if kind == "ChannelDtmfReceived" and interruptible:
+                await self.ari.rest.stop_playback(playback_id)
+                return True
+
+    async def hang_up(self, reason: str = "normal") -> None:
+        """Hang up from our side (idempotent: an ended call stays ended)."""
+        if self._ended:
+            return
+        if not self.record.hung_up_by:
+            self.record.hung_up_by = "us"
+        try:
+            await self.ari.rest.hang_up(self.channel_id, reason)
+        finally:
+            self._finish()
+
+    def close(self) -> None:
+        self.ari.forget(self.channel_id)
+
+    def _finish(self) -> None:
+        self._ended = True
+        if not self.record.ended_at:
+            self.record.ended_at = time.time()
+

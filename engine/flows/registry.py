@@ -1,0 +1,74 @@
+"""Which coroutine runs each flow, and what each flow tells the customer."""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from engine.flows.call import Call
+from engine.flows.reverse_verify import DialPlan, KeypadPolicy, reverse_verify
+from engine.outcome import CallOutcome, called_in_reason
+from engine.settings import Settings
+from engine.store import Store
+
+Flow = Callable[[Call, dict, Settings, Store], Awaitable[CallOutcome]]
+
+
+@dataclass(frozen=True)
+class Notification:
+    kind: str
+    method: str
+    url: str
+    params: dict | None = None
+    payload: dict | None = None
+
+
+def dial_plan(verification: dict[str, str], settings: Settings, caller_id: str) -> DialPlan:
+    return DialPlan(endpoint=f"PJSIP/{verification['e164']}@{settings.trunk_endpoint}",
+                    caller_id=caller_id, ring_timeout=settings.ring_timeout,
+                    call_cap_seconds=settings.call_cap_seconds,
+                    app_args=f"{verification['flow']},{verification['id']}")
+
+
+async def run_dtmf(call: Call, verification: dict, settings: Settings, store: Store) -> CallOutcome:
+    policy = KeypadPolicy(code_len=int(verification["code_len"]),
+                          max_attempts=settings.max_attempts,
+                          first_digit_timeout=settings.first_digit_timeout,
+                          inter_digit_timeout=settings.inter_digit_timeout,
+                          prompts={**KeypadPolicy(1).prompts, **settings.prompts})
+
+    async def code_matches(entered: str) -> bool:
+        return await store.code_matches(verification["id"], verification["code_hmac"], entered)
+
+    caller_id = verification.get("caller_id") or settings.default_caller_id
+    result = await reverse_verify(call, dial_plan(verification, settings, caller_id), policy,
+                                  code_matches)
+    return CallOutcome.from_call(call.record, ring_timeout=settings.ring_timeout,
+                                 attempts=result.attempts, digits_count=result.digits_count,
+                                 matched=result.matched, last_digit_at=result.last_digit_at)
+
+
+FLOWS: dict[str, Flow] = {"dtmf": run_dtmf}
+
+
+def flow_for(name: str) -> Flow:
+    return FLOWS[name]
+
+
+def called_in_callback(verification: dict[str, str], outcome: CallOutcome) -> list[Notification]:
+    if not verification.get("callback_url"):
+        return []
+    params = {"phone_number": verification["phone_number"],
+              "country_code": verification["country_code"],
+              "secret": verification.get("secret", ""),
+              "match": "1" if outcome.matched else "0",
+              "answered": "1" if outcome.answered else "0",
+              "reason": called_in_reason(outcome)}
+    return [Notification("reverse_verify_callback", "GET", verification["callback_url"], params=params)]
+
+
+NOTIFIERS = {"dtmf": called_in_callback}
+
+
+def notifications_for(verification: dict[str, str], outcome: CallOutcome) -> list[Notification]:
+    notifier = NOTIFIERS.get(verification.get("flow", ""))
+    return notifier(verification, outcome) if notifier else []

@@ -1,0 +1,89 @@
+"""The outcome of a verification call, and its mapping to each API's words."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from engine.flows.call import CallRecord
+
+# Q.850 causes (as Asterisk reports them).
+NORMAL_CLEARING = 16
+USER_BUSY = 17
+NO_USER_RESPONSE = 18
+NO_ANSWER = 19
+CALL_REJECTED = 21
+CONGESTION_CAUSES = {34, 38, 41, 42, 44}
+
+# Failures that are ours, not the network's.
+ORIGINATE_FAILED = "originate_failed"
+ENGINE_LOST = "engine_lost"
+RING_TIMEOUT = "ring_timeout"
+
+
+@dataclass
+class CallOutcome:
+    """What happened on one verification call; stored on the verification."""
+
+    answered: bool = False
+    cause: int = 0
+    cause_txt: str = ""
+    failure: str = ""
+    placed_at: float = 0.0
+    ringing_at: float = 0.0
+    answered_at: float = 0.0
+    ended_at: float = 0.0
+    hung_up_by: str = ""
+    attempts: int = 0
+    digits_count: int = 0
+    matched: bool = False
+    last_digit_at: float = 0.0
+
+    @classmethod
+    def from_call(cls, record: CallRecord, *, ring_timeout: float, **flow_result) -> "CallOutcome":
+        failure = "originate_failed" if record.originate_error else ""
+        rang_out = (record.placed_at and record.ended_at
+                    and record.ended_at - record.placed_at >= ring_timeout - 0.5)
+        if not record.answered and not failure and (
+                record.cause in (NO_USER_RESPONSE, NO_ANSWER) or (rang_out and record.cause in (0, NORMAL_CLEARING))):
+            failure = RING_TIMEOUT
+        return cls(answered=record.answered, cause=record.cause, cause_txt=record.cause_txt,
+                   failure=failure, placed_at=record.placed_at, ringing_at=record.ringing_at,
+                   answered_at=record.answered_at, ended_at=record.ended_at,
+                   hung_up_by=record.hung_up_by, **flow_result)
+
+    def to_fields(self) -> dict[str, str]:
+        return {f"outcome_{k}": str(int(v) if isinstance(v, bool) else v)
+                for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_fields(cls, record: dict[str, str]) -> "CallOutcome":
+        values = {}
+        for f in fields(cls):
+            raw = record.get(f"outcome_{f.name}")
+            if raw is None:
+                continue
+            if f.type in ("bool", bool):
+                values[f.name] = raw == "1"
+            elif f.type in ("int", int):
+                values[f.name] = int(raw)
+            elif f.type in ("float", float):
+                values[f.name] = float(raw)
+            else:
+                values[f.name] = raw
+        return cls(**values)
+
+
+def called_in_reason(outcome: CallOutcome) -> str:
+    """The called.in callback `reason`: empty when answered."""
+    if outcome.answered:
+        return ""
+    if outcome.failure == RING_TIMEOUT:
+        return "3"
+    if outcome.failure:
+        return "0"
+    if outcome.cause == USER_BUSY:
+        return "5"
+    if outcome.cause in CONGESTION_CAUSES:
+        return "8"
+    if outcome.cause in (NORMAL_CLEARING, CALL_REJECTED):
+        return "1"
+    return "0"

@@ -1,0 +1,72 @@
+"""The call queue: a Redis Stream read by the consumer group "engines".
+
+A job is acknowledged only after its outcome is stored, so a job held by an
+engine that died is still pending and is claimed again.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from engine.store import CALLS_STREAM
+
+GROUP = "engines"
+
+
+@dataclass(frozen=True)
+class Job:
+    message_id: str
+    verification_id: str
+
+
+def _jobs(entries) -> list[Job]:
+    jobs = []
+    for message_id, fields in entries or []:
+        if fields is None:  # deleted from the stream while pending
+            continue
+        vid = fields.get(b"verification_id", b"").decode()
+        jobs.append(Job(message_id.decode(), vid))
+    return jobs
+
+
+class CallQueue:
+    def __init__(self, redis: Redis, consumer: str) -> None:
+        self.redis = redis
+        self.consumer = consumer
+
+    async def ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(CALLS_STREAM, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def own_pending(self, count: int = 100) -> list[Job]:
+        """Jobs this consumer had taken and not finished (e.g. before a restart)."""
+        reply = await self.redis.xreadgroup(GROUP, self.consumer, {CALLS_STREAM: "0"}, count=count)
+        return _jobs(reply[0][1]) if reply else []
+
+    async def take(self, count: int, block_ms: int) -> list[Job]:
+        """New jobs, waiting up to `block_ms` for one."""
+        reply = await self.redis.xreadgroup(GROUP, self.consumer, {CALLS_STREAM: ">"},
+                                            count=count, block=block_ms)
+        return _jobs(reply[0][1]) if reply else []
+
+    async def claim_stale(self, min_idle_ms: int, count: int = 50) -> list[Job]:
+        """Jobs another consumer took and left idle longer than `min_idle_ms`."""
+        reply = await self.redis.xautoclaim(CALLS_STREAM, GROUP, self.consumer,
+                                            min_idle_time=min_idle_ms, start_id="0-0",
+                                            count=count)
+        return _jobs(reply[1])
+
+    async def ack(self, job: Job) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xack(CALLS_STREAM, GROUP, job.message_id)
+            pipe.xdel(CALLS_STREAM, job.message_id)
+            await pipe.execute()
+
+    async def pending_count(self) -> int:
+        info = await self.redis.xpending(CALLS_STREAM, GROUP)
+        return int(info["pending"])

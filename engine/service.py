@@ -1,0 +1,93 @@
+"""Starting and stopping the parts of callverify in one process."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from redis.asyncio import Redis
+
+from engine.ari.client import AriClient
+from engine.delivery import Deliverer
+from engine.settings import Settings
+from engine.store import Store
+from engine.worker import Engine
+
+log = logging.getLogger(__name__)
+ALL = frozenset({"api", "engine", "delivery"})
+
+
+class Service:
+    """api, engine and delivery; any subset, started and stopped in order."""
+
+    def __init__(self, settings: Settings, components=ALL) -> None:
+        unknown = set(components) - ALL
+        if unknown:
+            raise ValueError(f"unknown components: {', '.join(sorted(unknown))}")
+        self.settings = settings
+        self.components = frozenset(components)
+        self.redis: Redis | None = None
+        self.store: Store | None = None
+        self.ari: AriClient | None = None
+        self.engine: Engine | None = None
+        self._runner = None
+        self._tasks: dict[str, asyncio.Task] = {}
+
+    async def start(self) -> None:
+        s = self.settings
+        self.redis = Redis.from_url(s.redis_url, max_connections=200)
+        self.store = Store(self.redis, s.code_key)
+        loop = asyncio.get_running_loop()
+        if "engine" in self.components:
+            self.ari = AriClient(s.ari_url, s.ari_user, s.ari_password, s.ari_app)
+            self.engine = Engine(s, self.redis, self.store, self.ari)
+            await self.ari.start()
+            self._tasks["engine"] = loop.create_task(self.engine.run())
+        if "delivery" in self.components:
+            deliverer = Deliverer(self.redis, timeout=s.callback_timeout,
+                                  backoff_base=s.delivery_backoff_base,
+                                  backoff_max=s.delivery_backoff_max,
+                                  give_up_seconds=s.delivery_give_up_seconds)
+            self._tasks["delivery"] = loop.create_task(deliverer.run())
+        if "api" in self.components:
+            from api.app import start_api
+            self._runner = await start_api(s)
+        log.info("callverify started: %s", ", ".join(sorted(self.components)))
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop taking work, let calls in progress end (up to `grace` s), then close."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        self._tasks.clear()
+        if self.engine is not None:
+            await self.engine.drain(grace)
+        if self.ari is not None:
+            await self.ari.stop()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+    async def __aenter__(self) -> "Service":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+
+async def serve_forever(settings: Settings, components) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with Service(settings, components):
+        await stop.wait()
+        log.info("stopping")
+
+
+def run_service(settings: Settings, components) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(serve_forever(settings, components))

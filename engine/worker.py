@@ -1,0 +1,139 @@
+"""The engine: takes queued verifications, runs one call coroutine each.
+
+Channel ids are `<app>.<verification id>`, so after an ARI reconnect (or a
+restart) every channel of ours on Asterisk maps back to its verification.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from redis.asyncio import Redis
+
+from engine import records
+from engine.ari.client import AriClient
+from engine.flows.call import Call
+from engine.outcome import ENGINE_LOST, CallOutcome
+from engine.queue import CallQueue, Job
+from engine.settings import Settings
+from engine.store import Store
+from engine.flows import registry
+
+log = logging.getLogger(__name__)
+
+
+def mask(number: str) -> str:
+    return "*" * max(len(number) - 4, 0) + number[-4:]
+
+
+class Engine:
+    def __init__(self, settings: Settings, redis: Redis, store: Store, ari: AriClient) -> None:
+        self.settings = settings
+        self.store = store
+        self.ari = ari
+        self.queue = CallQueue(redis, settings.consumer_name)
+        self.calls: dict[str, Call] = {}
+        self._slots = asyncio.Semaphore(settings.max_concurrent_calls)
+        self._tasks: set[asyncio.Task] = set()
+        ari.on_connect(self.reconcile)
+
+    def channel_id(self, verification_id: str) -> str:
+        return f"{self.ari.app}.{verification_id}"
+
+    def verification_of(self, channel_id: str) -> str | None:
+        prefix = f"{self.ari.app}."
+        return channel_id[len(prefix):] if channel_id.startswith(prefix) else None
+
+    async def run(self) -> None:
+        """Take jobs until cancelled (see `drain` for the calls in progress)."""
+        await self.queue.ensure_group()
+        for job in await self.queue.own_pending():
+            await self._start(job)
+        last_claim = 0.0
+        while True:
+            await self._slots.acquire()
+            self._slots.release()
+            if time.monotonic() - last_claim > 30:
+                last_claim = time.monotonic()
+                for job in await self.queue.claim_stale(int(self.settings.claim_idle_seconds * 1000)):
+                    await self._start(job)
+            for job in await self.queue.take(count=10, block_ms=1000):
+                await self._start(job)
+
+    async def drain(self, grace: float) -> None:
+        """Wait up to `grace` seconds for calls in progress, then cancel them.
+
+        A cancelled call hangs up; its job stays pending and is finished as
+        lost by the next engine that takes it.
+        """
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _start(self, job: Job) -> None:
+        await self._slots.acquire()
+        task = asyncio.get_running_loop().create_task(self._handle(job))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, job: Job) -> None:
+        try:
+            verification = await self.store.verification(job.verification_id)
+            status = verification.get("status")
+            if status == "queued":
+                await self._call(job, verification)
+            elif status == "calling" and self.channel_id(job.verification_id) not in self.calls:
+                # Taken before a crash: its call may still be up on Asterisk.
+                await self.ari.rest.hang_up(self.channel_id(job.verification_id))
+                await records.finish(self.store, verification, CallOutcome(failure=ENGINE_LOST))
+            elif status == "calling":
+                return  # in progress here; the running call acknowledges it
+            await self.queue.ack(job)
+        except Exception:
+            log.exception("job %s: failed; it stays pending and will be retried", job.message_id)
+        finally:
+            self._slots.release()
+
+    async def _call(self, job: Job, verification: dict[str, str]) -> None:
+        vid = verification["id"]
+        flow = registry.flow_for(verification["flow"])
+        call = Call(self.ari, self.channel_id(vid))
+        self.calls[call.channel_id] = call
+        await self.store.update_verification(vid, status="calling", channel_id=call.channel_id)
+        log.info("verification %s: calling %s (flow %s)", vid, mask(verification["e164"]),
+                 verification["flow"])
+        try:
+            outcome = await flow(call, verification, self.settings, self.store)
+        except Exception:
+            log.exception("verification %s: flow failed", vid)
+            await call.hang_up()
+            outcome = CallOutcome.from_call(call.record, ring_timeout=self.settings.ring_timeout)
+            outcome.failure = outcome.failure or "flow_error"
+        finally:
+            self.calls.pop(call.channel_id, None)
+            call.close()
+        await records.finish(self.store, verification, outcome)
+        log.info("verification %s: done (answered=%d cause=%s attempts=%d)", vid,
+                 outcome.answered, outcome.cause, outcome.attempts)
+
+    async def reconcile(self) -> None:
+        """After (re)connecting: end orphaned channels, unblock calls whose channel vanished."""
+        channels = {c["id"] for c in await self.ari.rest.channels()}
+        for channel_id in channels:
+            vid = self.verification_of(channel_id)
+            if vid is None or channel_id in self.calls:
+                continue
+            log.warning("verification %s: orphaned channel hung up", vid)
+            await self.ari.rest.hang_up(channel_id)
+            verification = await self.store.verification(vid)
+            if verification.get("status") == "calling":
+                await records.finish(self.store, verification, CallOutcome(failure=ENGINE_LOST))
+        for channel_id, call in list(self.calls.items()):
+            if call.originated and channel_id not in channels:
+                self.ari.inject(channel_id, {"type": "ChannelDestroyed", "cause": 0,
+                                             "cause_txt": "lost while ARI was disconnected",
+                                             "channel": {"id": channel_id}})
