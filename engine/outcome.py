@@ -76,7 +76,7 @@ def called_in_reason(outcome: CallOutcome) -> str:
     """The called.in callback `reason`: empty when answered."""
     if outcome.answered:
         return ""
-    if outcome.failure == RING_TIMEOUT:
+    if outcome.failure == RING_TIMEOUT or outcome.cause in (NO_USER_RESPONSE, NO_ANSWER):
         return "3"
     if outcome.failure:
         return "0"
