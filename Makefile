@@ -1,0 +1,64 @@
+# callverify: `make run` serves, `make test` proves. Both work on a fresh Debian
+# machine as root: they install what is missing (Debian packages, the venv, the
+# Asterisk sandbox) first.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+REDIS_URL ?= $(or $(CALLVERIFY_REDIS_URL),redis://127.0.0.1:6379/0)
+REDIS_DIR ?= /var/lib/callverify/redis
+DEBS := redis-server sip-tester debootstrap
+
+.PHONY: test run deps venv sandbox sandbox-stop redis unit integration bench clean
+
+test: deps venv
+	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+unit: venv
+	$(BIN)/pytest -q tests/unit
+
+integration: deps venv
+	$(BIN)/pytest -q tests/integration
+
+run: deps venv sandbox redis
+	exec $(BIN)/callverify run
+
+deps:
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v sipp >/dev/null || missing="$$missing sip-tester"; \
+	command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || missing="$$missing debootstrap"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+venv: $(BIN)/callverify
+
+$(BIN)/callverify: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+sandbox:
+	$(PY) asterisk/sandbox.py start
+
+sandbox-stop:
+	$(PY) asterisk/sandbox.py stop
+
+# Use CALLVERIFY_REDIS_URL if something answers there; otherwise start a
+# project-owned redis-server (AOF on) on the default local port.
+redis:
+	@if redis-cli -u "$(REDIS_URL)" ping >/dev/null 2>&1; then \
+	  echo "redis: using $(REDIS_URL)"; \
+	else \
+	  mkdir -p $(REDIS_DIR); \
+	  redis-server --bind 127.0.0.1 --port 6379 --dir $(REDIS_DIR) --appendonly yes \
+	    --daemonize yes --pidfile $(REDIS_DIR)/redis.pid --logfile $(REDIS_DIR)/redis.log; \
+	  for i in $$(seq 50); do redis-cli -p 6379 ping >/dev/null 2>&1 && break; sleep 0.1; done; \
+	  echo "redis: started project-owned redis-server on 127.0.0.1:6379 (data in $(REDIS_DIR))"; \
+	fi
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache
