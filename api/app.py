@@ -1,0 +1,99 @@
+"""The HTTP front: app factory, failure middleware, health check and server start.
+
+Redis and the Store are owned by a cleanup context, so tests and services start
+and stop the app cleanly. A failure never surfaces as a 500: Redis being
+unreachable, or any unexpected error, is answered 503 text/plain.
+"""
+from __future__ import annotations
+
+import logging
+import ssl
+import traceback
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from api import reverse_verify
+from api.appkeys import SETTINGS, STORE
+from api.masking import mask_number
+from api.redis_client import REDIS_DOWN, connect_redis
+from engine.settings import Settings
+from engine.store import Store
+
+log = logging.getLogger(__name__)
+
+async def redis_store(app: web.Application) -> AsyncIterator[None]:
+    """Own the Redis client and the Store for the app's lifetime."""
+    settings = app[SETTINGS]
+    redis = connect_redis(settings.redis_url)
+    app[STORE] = Store(redis, settings.code_key)
+    yield
+    await redis.aclose()
+
+
+def unavailable(reason: str) -> web.Response:
+    return web.Response(status=503, text=reason + "\n", content_type="text/plain")
+
+
+@web.middleware
+async def unavailable_on_failure(request: web.Request, handler) -> web.StreamResponse:
+    """Turn Redis outages and unexpected errors into 503, logged without secrets."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except REDIS_DOWN as exc:
+        log.warning("%s number=%s: redis unavailable (%s)", request.path,
+                    mask_number(request.query.get("phone_number")), type(exc).__name__)
+        return unavailable("service unavailable: storage not reachable")
+    except Exception as exc:
+        # Only the exception type and the frames: messages may quote request values.
+        log.error("%s number=%s: unexpected %s\n%s", request.path,
+                  mask_number(request.query.get("phone_number")), type(exc).__name__,
+                  "".join(traceback.format_tb(exc.__traceback__)).rstrip())
+        return unavailable("service unavailable")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 "ok" when Redis answers (otherwise the middleware answers 503)."""
+    await request.app[STORE].redis.ping()
+    return web.Response(text="ok", content_type="text/plain")
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the aiohttp application serving the public APIs and /healthz."""
+    app = web.Application(middlewares=[unavailable_on_failure])
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(redis_store)
+    app.router.add_get("/healthz", healthz)
+    reverse_verify.add_routes(app)
+    return app
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """An SSL context when a certificate and key are configured, else None (plain HTTP)."""
+    if not settings.tls_cert and not settings.tls_key:
+        return None
+    if not (settings.tls_cert and settings.tls_key):
+        raise ValueError("HTTPS needs both CALLVERIFY_TLS_CERT and CALLVERIFY_TLS_KEY")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    return context
+
+
+async def start_api(settings: Settings) -> web.AppRunner:
+    """Serve the API on settings.api_listen (HTTPS if TLS is configured).
+
+    The caller owns the returned runner and must `await runner.cleanup()`.
+    """
+    context = tls_context(settings)
+    host, port = settings.listen_host_port
+    # No access log: its request line would carry the code and the api_key.
+    runner = web.AppRunner(create_app(settings), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host.strip("[]"), port, ssl_context=context).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    log.info("api listening on %s://%s:%d", "https" if context else "http", host, port)
+    return runner

@@ -1,0 +1,142 @@
+"""The `callverify` console script: admin commands and service start-up.
+
+Exit status: 0 done, 2 a request to correct (unknown account, bad number or
+arguments), 1 a service could not run (Redis unreachable, port taken).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import json
+import logging
+import signal
+import sys
+
+from api import admin
+from api.redis_client import REDIS_DOWN, connect_redis
+from engine.settings import Settings, load_settings
+from engine.store import Store
+
+SERVICES = {"run": {"api", "engine", "delivery"}, "engine": {"engine"},
+            "deliver": {"delivery"}}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command tree: account, dnc, settings and the service commands."""
+    parser = argparse.ArgumentParser(prog="callverify", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    account = commands.add_parser("account", help="manage API accounts")
+    actions = account.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="create an account; prints its api_key once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--credits", type=int, default=0)
+    credit = actions.add_parser("credit", help="add call credits")
+    credit.add_argument("account_id")
+    credit.add_argument("amount", type=int)
+    for name in ("disable", "enable", "show"):
+        actions.add_parser(name, help=f"{name} an account").add_argument("account_id")
+
+    dnc = commands.add_parser("dnc", help="the do-not-call list")
+    dnc_actions = dnc.add_subparsers(dest="action", required=True)
+    for name in ("add", "remove"):
+        dnc_actions.add_parser(name, help=f"{name} an E.164 number").add_argument("number")
+    dnc_actions.add_parser("list", help="print the list, one number a line")
+
+    commands.add_parser("api", help="serve the HTTP API only")
+    commands.add_parser("run", help="run api, engine and delivery in one process")
+    commands.add_parser("engine", help="run the call engine only")
+    commands.add_parser("deliver", help="run the callback delivery worker only")
+    commands.add_parser("settings", help="print the settings (secrets masked)")
+    return parser
+
+
+async def admin_command(args: argparse.Namespace, settings: Settings) -> str:
+    """Run one account or dnc command against Redis; returns what to print."""
+    redis = connect_redis(settings.redis_url)
+    store = Store(redis, settings.code_key)
+    try:
+        if args.command == "dnc":
+            if args.action == "list":
+                return "\n".join(await store.dnc_list())
+            number = admin.dnc_number(args.number)
+            await (store.dnc_add if args.action == "add" else store.dnc_remove)(number)
+            return number
+        if args.action == "create":
+            result = await admin.create_account(store, args.name, args.credits)
+        elif args.action == "credit":
+            result = await admin.credit_account(store, args.account_id, args.amount)
+        elif args.action == "show":
+            result = await admin.show_account(store, args.account_id)
+        else:
+            disabled = args.action == "disable"
+            result = await admin.set_account_disabled(store, args.account_id, disabled)
+        return json.dumps(result)
+    finally:
+        await redis.aclose()
+
+
+async def serve_api(settings: Settings) -> None:
+    """Serve the API until SIGINT or SIGTERM, then shut down cleanly."""
+    from api.app import start_api  # aiohttp and phonenumbers only where served
+
+    runner = await start_api(settings)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    try:
+        await stopping.wait()
+    finally:
+        await runner.cleanup()
+
+
+def run_components(settings: Settings, components: set[str]) -> None:
+    """Hand over to the engine's service runner (sync or async)."""
+    # Imported here: the admin commands must work without the engine's modules.
+    from engine.service import run_service
+
+    result = run_service(settings, components)
+    if inspect.isawaitable(result):
+        asyncio.run(result)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `callverify` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        if args.command == "settings":
+            print(repr(settings))
+        elif args.command in ("account", "dnc"):
+            output = asyncio.run(admin_command(args, settings))
+            if output:
+                print(output)
+        else:
+            logging.basicConfig(level=logging.INFO,
+                                format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+            if args.command == "api":
+                asyncio.run(serve_api(settings))
+            else:
+                run_components(settings, SERVICES[args.command])
+    except admin.AdminError as exc:
+        print(f"callverify: {exc}", file=sys.stderr)
+        return 2
+    except REDIS_DOWN as exc:
+        print(f"callverify: Redis not reachable (CALLVERIFY_REDIS_URL): {type(exc).__name__}",
+              file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as exc:
+        if exc.name != "engine.service":
+            raise
+        print("callverify: the engine service is not installed in this build", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as exc:
+        print(f"callverify: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""The called.in reverse-verify API: GET /api/reverse_verify/ (slash optional).
+
+The body is the return code alone, text/plain, HTTP 200. Checks run in this
+order and the first that fails decides the answer:
+
+1. 4  malformed: a required parameter missing or empty, any parameter repeated,
+      non-digits, code not 1-6 digits, country_code not 1-3 digits or not a
+      real calling code, phone_number not a possible (full, not local-only)
+      number of that country, callback_url not http(s) with a host, secret
+      over 30 characters, caller_id not 1-15 digits;
+2. 1  unknown api_key;
+3. 5  the key's account is disabled;
+4. 8  country_code not in the settings' countries;
+5. 7  the E.164 number starts with a blocked prefix;
+6. 3  the number is on the do-not-call list;
+7. 6  the number was accepted less than flood_seconds ago (any account),
+   2  the balance is below the call price,
+   0  accepted: charged, flood-marked, stored and queued in one atomic step.
+
+Steps 1, 4 and 5 are pure functions (`parse_request`, `dialing_refusal`).
+"""
+from __future__ import annotations
+
+import enum
+import logging
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import phonenumbers
+from aiohttp import web
+from multidict import MultiMapping
+
+from api.appkeys import SETTINGS, STORE
+from api.masking import mask_number
+from engine.settings import Settings
+from engine.store import Store
+
+log = logging.getLogger(__name__)
+
+REQUIRED = ("api_key", "phone_number", "country_code", "code", "callback_url")
+OPTIONAL = ("secret", "caller_id")
+CODE = re.compile(r"[0-9]{1,6}")
+COUNTRY_CODE = re.compile(r"[1-9][0-9]{0,2}")
+PHONE_NUMBER = re.compile(r"[0-9]{1,20}")
+CALLER_ID = re.compile(r"[0-9]{1,15}")
+MAX_SECRET = 30
+MAX_CALLBACK_URL = 2048
+NON_GEOGRAPHIC = "001"
+
+
+class ReturnCode(enum.IntEnum):
+    ACCEPTED = 0
+    INVALID_API_KEY = 1
+    NO_CREDIT = 2
+    DO_NOT_CALL = 3
+    MALFORMED = 4
+    KEY_DISABLED = 5
+    FLOOD = 6
+    AREA_NOT_SUPPORTED = 7
+    COUNTRY_NOT_SUPPORTED = 8
+
+
+@dataclass(frozen=True)
+class ReverseVerifyRequest:
+    api_key: str
+    phone_number: str
+    country_code: str
+    code: str
+    callback_url: str
+    secret: str
+    caller_id: str | None
+    e164: str  # country code + national number, digits only
+
+
+def parse_request(query: MultiMapping[str]) -> ReverseVerifyRequest | ReturnCode:
+    """Validate the seed's GET parameters; ReturnCode.MALFORMED if they are not right."""
+    values: dict[str, str] = {}
+    for name in REQUIRED + OPTIONAL:
+        given = query.getall(name, [])
+        if len(given) > 1:
+            return ReturnCode.MALFORMED
+        values[name] = given[0] if given else ""
+    if not all(values[name] for name in REQUIRED):
+        return ReturnCode.MALFORMED
+    caller_id = values["caller_id"] or None
+    if (not CODE.fullmatch(values["code"])
+            or not COUNTRY_CODE.fullmatch(values["country_code"])
+            or len(values["secret"]) > MAX_SECRET
+            or (caller_id is not None and not CALLER_ID.fullmatch(caller_id))
+            or not is_callback_url(values["callback_url"])):
+        return ReturnCode.MALFORMED
+    e164 = e164_number(values["country_code"], values["phone_number"])
+    if e164 is None:
+        return ReturnCode.MALFORMED
+    return ReverseVerifyRequest(
+        api_key=values["api_key"], phone_number=values["phone_number"],
+        country_code=values["country_code"], code=values["code"],
+        callback_url=values["callback_url"], secret=values["secret"],
+        caller_id=caller_id, e164=e164)
+
+
+def is_callback_url(url: str) -> bool:
+    """True for an http(s) URL with a host, of a sane length."""
+    if len(url) > MAX_CALLBACK_URL or any(c.isspace() for c in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a bad port or bracketed host
+        return False
+
+
+def e164_number(country_code: str, phone_number: str) -> str | None:
+    """E.164 digits (no plus) for a national number in a country, or None if impossible."""
+    if not PHONE_NUMBER.fullmatch(phone_number):
+        return None
+    calling_code = int(country_code)
+    region = phonenumbers.region_code_for_country_code(calling_code)
+    if region == phonenumbers.UNKNOWN_REGION:
+        return None
+    try:
+        if region == NON_GEOGRAPHIC:
+            number = phonenumbers.parse(f"+{calling_code}{phone_number}", None)
+        else:
+            number = phonenumbers.parse(phone_number, region)
+    except phonenumbers.NumberParseException:
+        return None
+    # An international prefix inside phone_number (UK "001...") would switch country.
+    if number.country_code != calling_code:
+        return None
+    # Local-only numbers (7-digit NANP) cannot be dialled through a trunk.
+    if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
+
+
+def dialing_refusal(request: ReverseVerifyRequest, settings: Settings) -> ReturnCode | None:
+    """8 for a country the trunk does not dial, 7 for a blocked prefix, else None."""
+    if request.country_code not in settings.countries:
+        return ReturnCode.COUNTRY_NOT_SUPPORTED
+    if request.e164.startswith(tuple(settings.blocked_prefixes)):
+        return ReturnCode.AREA_NOT_SUPPORTED
+    return None
+
+
+async def decide(request: ReverseVerifyRequest, store: Store,
+                 settings: Settings) -> tuple[ReturnCode, str]:
+    """Run the account, coverage, do-not-call and accept checks in the documented order.
+
+    Returns the return code and, when accepted, the new verification's id.
+    """
+    account = await store.account_by_api_key(request.api_key)
+    if account is None:
+        return ReturnCode.INVALID_API_KEY, ""
+    if account.disabled:
+        return ReturnCode.KEY_DISABLED, ""
+    refusal = dialing_refusal(request, settings)
+    if refusal is not None:
+        return refusal, ""
+    if await store.dnc_contains(request.e164):
+        return ReturnCode.DO_NOT_CALL, ""
+    record = {
+        "flow": "dtmf", "country_code": request.country_code,
+        "phone_number": request.phone_number, "code": request.code,
+        "caller_id": request.caller_id or settings.default_caller_id,
+        "callback_url": request.callback_url, "secret": request.secret,
+    }
+    result, verification_id = await store.accept(
+        account.account_id, request.e164, record,
+        price=settings.call_price, flood_seconds=settings.flood_seconds)
+    result = ReturnCode(result)
+    return result, verification_id if result == ReturnCode.ACCEPTED else ""
+
+
+async def reverse_verify(request: web.Request) -> web.Response:
+    """HTTP handler: the return code alone, text/plain, HTTP 200."""
+    parsed = parse_request(request.query)
+    if isinstance(parsed, ReturnCode):
+        result, verification_id = parsed, ""
+        number = mask_number(request.query.get("phone_number"))
+    else:
+        result, verification_id = await decide(parsed, request.app[STORE], request.app[SETTINGS])
+        number = mask_number(parsed.e164)
+    log.info("reverse_verify number=%s result=%d verification=%s",
+             number, result, verification_id or "-")
+    return web.Response(text=str(int(result)), content_type="text/plain")
+
+
+def add_routes(app: web.Application) -> None:
+    """Serve the seed's URL with and without the trailing slash (no redirect)."""
+    for path in ("/api/reverse_verify/", "/api/reverse_verify"):
+        # No HEAD: a HEAD must not place a call.
+        app.router.add_get(path, reverse_verify, allow_head=False)

@@ -1,0 +1,125 @@
+"""The real `callverify` console script against the test Redis and its own API."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.conftest import free_port
+
+CALLVERIFY = Path(sys.executable).parent / "callverify"
+
+
+@pytest.fixture
+def cli_env(clean_redis, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLVERIFY_")}
+    env.update(CALLVERIFY_REDIS_URL=clean_redis, CALLVERIFY_SANDBOX_DIR=str(tmp_path),
+               CALLVERIFY_API_LISTEN=f"127.0.0.1:{free_port()}")
+    assert CALLVERIFY.exists(), "install the project: .venv/bin/pip install -e '.[test]'"
+    return env
+
+
+def callverify(env: dict, *args: str, expect: int = 0) -> str:
+    done = subprocess.run([str(CALLVERIFY), *args], env=env, capture_output=True,
+                          text=True, timeout=30)
+    assert done.returncode == expect, done.stderr
+    return done.stdout if expect == 0 else done.stderr
+
+
+@pytest.fixture
+def api_url(cli_env):
+    """`callverify api` as a real process; stopped with SIGTERM, which must exit 0."""
+    proc = subprocess.Popen([str(CALLVERIFY), "api"], env=cli_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = "http://" + cli_env["CALLVERIFY_API_LISTEN"]
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=1) as resp:
+                assert resp.read() == b"ok"
+                break
+        except (urllib.error.URLError, ConnectionError):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("callverify api did not start: " + proc.stdout.read())
+            time.sleep(0.1)
+    yield base
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == 0, proc.stdout.read()
+
+
+def reverse_verify(base: str, api_key: str, phone_number: str) -> str:
+    query = urllib.parse.urlencode({
+        "api_key": api_key, "phone_number": phone_number, "country_code": "1",
+        "code": "4345", "callback_url": "http://site.example/cb"})
+    with urllib.request.urlopen(f"{base}/api/reverse_verify/?{query}", timeout=10) as resp:
+        return resp.read().decode()
+
+
+def test_account_lifecycle_through_the_api(cli_env, api_url):
+    created = json.loads(callverify(cli_env, "account", "create", "--name", "acme", "--credits", "1"))
+    assert set(created) == {"account_id", "api_key", "token"}
+    account_id, api_key = created["account_id"], created["api_key"]
+    stored = redis.Redis.from_url(cli_env["CALLVERIFY_REDIS_URL"])
+    everything = repr([(k, stored.dump(k)) for k in stored.scan_iter()])
+    assert api_key not in everything and created["token"] not in everything
+
+    assert reverse_verify(api_url, api_key, "5551230001") == "0"
+    callverify(cli_env, "account", "disable", account_id)
+    assert reverse_verify(api_url, api_key, "5551230002") == "5"
+    callverify(cli_env, "account", "enable", account_id)
+    assert reverse_verify(api_url, api_key, "5551230002") == "2"
+    credited = json.loads(callverify(cli_env, "account", "credit", account_id, "3"))
+    assert credited["credits"] == 3
+    assert reverse_verify(api_url, api_key, "5551230002") == "0"
+
+    shown = json.loads(callverify(cli_env, "account", "show", account_id))
+    assert shown == {"account_id": account_id, "name": "acme", "credits": 2, "disabled": False}
+    assert stored.xlen("cv:calls") == 2
+    stored.close()
+
+
+def test_do_not_call_list(cli_env, api_url):
+    api_key = json.loads(callverify(cli_env, "account", "create", "--name", "a", "--credits", "5"))["api_key"]
+    assert callverify(cli_env, "dnc", "add", "+15551230003").strip() == "15551230003"
+    callverify(cli_env, "dnc", "add", "447911123456")
+    assert callverify(cli_env, "dnc", "list").split() == ["15551230003", "447911123456"]
+    assert reverse_verify(api_url, api_key, "5551230003") == "3"
+    callverify(cli_env, "dnc", "remove", "15551230003")
+    assert callverify(cli_env, "dnc", "list").split() == ["447911123456"]
+    assert reverse_verify(api_url, api_key, "5551230003") == "0"
+
+
+@pytest.mark.parametrize("args", [
+    ("account", "show", "999"), ("account", "credit", "999", "5"),
+    ("account", "disable", "999"), ("account", "enable", "999")])
+def test_unknown_account_is_a_clear_error(cli_env, args):
+    assert "unknown account '999'" in callverify(cli_env, *args, expect=2)
+
+
+def test_dnc_rejects_what_is_not_e164(cli_env):
+    for number in ["abc", "555-1234", "+", "0441234567", "1" * 16]:
+        assert "not an E.164 number" in callverify(cli_env, "dnc", "add", number, expect=2)
+    assert callverify(cli_env, "dnc", "list").strip() == ""
+
+
+def test_settings_are_printed_with_secrets_masked(cli_env):
+    env = {**cli_env, "CALLVERIFY_ARI_PASSWORD": "hunter2-secret"}
+    shown = callverify(env, "settings")
+    assert cli_env["CALLVERIFY_REDIS_URL"] in shown
+    assert "hunter2-secret" not in shown and "ari_password='***'" in shown
+
+
+def test_redis_down_is_reported(cli_env):
+    env = {**cli_env, "CALLVERIFY_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
+    assert "Redis not reachable" in callverify(env, "dnc", "list", expect=1)
