@@ -31,7 +31,7 @@ class EventStream:
         ws_base = base_url.rstrip("/").replace("http://", "ws://", 1).replace("https://", "wss://", 1)
         self.url = f"{ws_base}/ari/events"
         self.app = app
-        self._auth = aiohttp.BasicAuth(user, password)
+        self._auth_header = {"Authorization": aiohttp.encode_basic_auth(user, password)}
         self._on_event = on_event
         self._on_connect = on_connect
         self._heartbeat = heartbeat
@@ -44,7 +44,7 @@ class EventStream:
     async def run(self) -> None:
         """Connect and read events until cancelled."""
         delay = self._backoff_start
-        async with aiohttp.ClientSession(auth=self._auth) as session:
+        async with aiohttp.ClientSession(headers=self._auth_header) as session:
             while True:
                 try:
                     await self._read_session(session)

@@ -24,7 +24,7 @@ class AriRest:
     def __init__(self, base_url: str, user: str, password: str, *,
                  pool_size: int = DEFAULT_POOL, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/") + "/ari"
-        self._auth = aiohttp.BasicAuth(user, password)
+        self._auth_header = {"Authorization": aiohttp.encode_basic_auth(user, password)}
         self._pool_size = pool_size
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
@@ -32,7 +32,7 @@ class AriRest:
     async def open(self) -> None:
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                auth=self._auth, timeout=self._timeout,
+                headers=self._auth_header, timeout=self._timeout,
                 connector=aiohttp.TCPConnector(limit=self._pool_size))
 
     async def close(self) -> None:

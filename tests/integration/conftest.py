@@ -149,8 +149,8 @@ async def account(service):
 
 
 async def ari_channels(state: dict) -> list[dict]:
-    auth = aiohttp.BasicAuth(state["ari_user"], state["ari_password"])
-    async with aiohttp.ClientSession(auth=auth) as http:
+    auth = {"Authorization": aiohttp.encode_basic_auth(state["ari_user"], state["ari_password"])}
+    async with aiohttp.ClientSession(headers=auth) as http:
         async with http.get(f"{state['ari_url']}/ari/channels") as resp:
             return await resp.json()
 

@@ -1,0 +1,102 @@
+"""Reverse verify end to end: HTTP request → real Asterisk → sipp phone → callback."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.integration.conftest import only_verification, record_figure
+
+NUMBER = "5551230001"
+
+
+def request(account, callback_url: str, **extra) -> dict:
+    params = {"api_key": account.api_key, "phone_number": NUMBER, "country_code": "1",
+              "code": "1234", "callback_url": callback_url, "secret": "WeBuildThisCity"}
+    params.update(extra)
+    return params
+
+
+async def verify(api, account, callbacks, **extra) -> dict:
+    assert await api.reverse_verify(**request(account, callbacks.url, **extra)) == "0"
+    return (await callbacks.next(timeout=40))["query"]
+
+
+def expected(match: str, answered: str, reason: str = "", secret: str = "WeBuildThisCity") -> dict:
+    return {"phone_number": NUMBER, "country_code": "1", "secret": secret,
+            "match": match, "answered": answered, "reason": reason}
+
+
+async def test_right_code_then_pound(service, api, account, callbacks, phone, clean_redis):
+    sipp = phone("answer_dtmf", keys="1234#")
+    assert await api.reverse_verify(**request(account, callbacks.url)) == "0"
+    sent = asyncio.get_running_loop().time()
+    callback = await callbacks.next(timeout=40)
+    assert callback["method"] == "GET"
+    assert callback["query"] == expected("1", "1")
+    record = only_verification(clean_redis)
+    assert record["outcome_attempts"] == "1" and record["outcome_digits_count"] == "4"
+    assert "1234" not in record.values()
+    invite = sipp.invites[0]
+    assert invite.request_user == "15551230001"
+    created = float(record["created_at"])
+    record_figure("request_to_invite_ms", (invite.time - created) * 1000)
+    record_figure("last_digit_to_callback_ms",
+                  (callback["time"] - float(record["outcome_last_digit_at"])) * 1000)
+    del sent
+
+
+async def test_right_code_without_pound(service, api, account, callbacks, phone):
+    phone("answer_dtmf", keys="1234")
+    assert await verify(api, account, callbacks) == expected("1", "1")
+
+
+async def test_repeated_digit_code(service, api, account, callbacks, phone):
+    phone("answer_dtmf", keys="1111#")
+    assert await verify(api, account, callbacks, code="1111") == expected("1", "1")
+
+
+async def test_secret_is_optional_and_comes_back_empty(service, api, account, callbacks, phone):
+    phone("answer_dtmf", keys="1234#")
+    params = request(account, callbacks.url)
+    del params["secret"]
+    assert await api.reverse_verify(**params) == "0"
+    assert (await callbacks.next(timeout=40))["query"] == expected("1", "1", secret="")
+
+
+async def test_wrong_then_right(service, api, account, callbacks, phone, clean_redis):
+    phone("answer_dtmf", keys="9999#,1234#")
+    assert await verify(api, account, callbacks) == expected("1", "1")
+    assert only_verification(clean_redis)["outcome_attempts"] == "2"
+
+
+async def test_wrong_three_times(service, api, account, callbacks, phone, clean_redis):
+    phone("answer_dtmf", keys="9999#,8888#,7777#")
+    assert await verify(api, account, callbacks) == expected("0", "1")
+    assert only_verification(clean_redis)["outcome_attempts"] == "3"
+
+
+async def test_hang_up_during_prompt(service, api, account, callbacks, phone):
+    phone("answer_hangup", hangup_ms=1000)
+    assert await verify(api, account, callbacks) == expected("0", "1")
+
+
+@pytest.mark.parametrize("scenario,reason", [
+    ("busy", "5"), ("unavailable", "8"), ("decline", "1"), ("ring_forever", "3"),
+])
+async def test_unanswered_calls_give_the_reason(service, api, account, callbacks, phone,
+                                                 scenario, reason, clean_redis):
+    phone(scenario)
+    assert await verify(api, account, callbacks) == expected("0", "0", reason)
+    record = only_verification(clean_redis)
+    assert record["outcome_answered"] == "0"
+
+
+async def test_caller_id_given_and_default(service, api, account, callbacks, phone):
+    first = phone("busy")
+    await verify(api, account, callbacks, caller_id="4155550100")
+    first.stop()
+    second = phone("busy")
+    await verify(api, account, callbacks, phone_number="5551230002")
+    assert first.invites[0].from_user == "4155550100"
+    assert second.invites[0].from_user == "0000000000"
