@@ -14,8 +14,9 @@ from engine.store import DONE_TTL_SECONDS, Store, verification_key
 async def finish(store: Store, verification: dict[str, str], outcome: CallOutcome) -> bool:
     """Store the outcome and queue the flow's callback exactly once.
 
-    Returns False when the verification was already finished (a second
-    finisher, e.g. reconciliation racing the call itself, changes nothing).
+    A verification already finished keeps its verdict: a later call (e.g.
+    once the closing prompt has played) only completes the outcome's fields.
+    Returns True when this call finished it.
     """
     key = verification_key(verification["id"])
     notifications = registry.notifications_for(verification, outcome)
@@ -24,6 +25,9 @@ async def finish(store: Store, verification: dict[str, str], outcome: CallOutcom
             try:
                 await pipe.watch(key)
                 if await pipe.hget(key, "status") == b"done":
+                    pipe.multi()
+                    pipe.hset(key, mapping=_completion(outcome))
+                    await pipe.execute()
                     return False
                 pipe.multi()
                 pipe.hset(key, mapping={**outcome.to_fields(), "status": "done",
@@ -36,3 +40,10 @@ async def finish(store: Store, verification: dict[str, str], outcome: CallOutcom
                 return True
             except WatchError:
                 continue
+
+
+def _completion(outcome: CallOutcome) -> dict[str, str]:
+    """The fields that only the end of the call knows (never the verdict)."""
+    fields = outcome.to_fields()
+    return {k: fields[k] for k in ("outcome_ended_at", "outcome_cause", "outcome_cause_txt",
+                                   "outcome_hung_up_by")}

@@ -5,7 +5,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from engine.flows.call import Call
-from engine.flows.reverse_verify import DialPlan, KeypadPolicy, reverse_verify
+from engine.flows.reverse_verify import DialPlan, KeypadPolicy, KeypadResult, reverse_verify
 from engine.outcome import CallOutcome, called_in_reason
 from engine.settings import Settings
 from engine.store import Store
@@ -39,12 +39,19 @@ async def run_dtmf(call: Call, verification: dict, settings: Settings, store: St
     async def code_matches(entered: str) -> bool:
         return await store.code_matches(verification["id"], verification["code_hmac"], entered)
 
+    def outcome(result: KeypadResult) -> CallOutcome:
+        return CallOutcome.from_call(call.record, ring_timeout=settings.ring_timeout,
+                                     attempts=result.attempts, digits_count=result.digits_count,
+                                     matched=result.matched, last_digit_at=result.last_digit_at)
+
+    async def on_verdict(result: KeypadResult) -> None:
+        from engine import records  # records imports this module
+        await records.finish(store, verification, outcome(result))
+
     caller_id = verification.get("caller_id") or settings.default_caller_id
     result = await reverse_verify(call, dial_plan(verification, settings, caller_id), policy,
-                                  code_matches)
-    return CallOutcome.from_call(call.record, ring_timeout=settings.ring_timeout,
-                                 attempts=result.attempts, digits_count=result.digits_count,
-                                 matched=result.matched, last_digit_at=result.last_digit_at)
+                                  code_matches, on_verdict)
+    return outcome(result)
 
 
 FLOWS: dict[str, Flow] = {"dtmf": run_dtmf}

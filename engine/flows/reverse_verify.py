@@ -48,8 +48,14 @@ class KeypadResult:
 
 
 async def reverse_verify(call: Call, dial: DialPlan, policy: KeypadPolicy,
-                         code_matches: Callable[[str], Awaitable[bool]]) -> KeypadResult:
-    """Call, ask for the code, give up to `max_attempts` tries, hang up."""
+                         code_matches: Callable[[str], Awaitable[bool]],
+                         on_verdict: Callable[[KeypadResult], Awaitable[None]] | None = None,
+                         ) -> KeypadResult:
+    """Call, ask for the code, give up to `max_attempts` tries, hang up.
+
+    `on_verdict` runs as soon as the result is known, before the closing
+    prompt, so the customer hears about it without waiting for the goodbye.
+    """
     result = KeypadResult()
     answered = await call.place(endpoint=dial.endpoint, caller_id=dial.caller_id,
                                 ring_timeout=dial.ring_timeout, app_args=dial.app_args,
@@ -69,6 +75,8 @@ async def reverse_verify(call: Call, dial: DialPlan, policy: KeypadPolicy,
             result.matched = bool(entry.digits) and await code_matches(entry.digits)
             if not result.matched and result.attempts < policy.max_attempts:
                 await call.play(prompts["incorrect"])
+        if on_verdict is not None:
+            await on_verdict(result)
         await call.play(prompts["verified"] if result.matched else prompts["goodbye"],
                         interruptible=False)
     except CallEnded:
