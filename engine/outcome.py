@@ -26,6 +26,7 @@ class CallOutcome:
     answered: bool = False
     cause: int = 0
     cause_txt: str = ""
+    sip_status: int = 0
     failure: str = ""
     placed_at: float = 0.0
     ringing_at: float = 0.0
@@ -45,7 +46,11 @@ class CallOutcome:
         if not record.answered and not failure and (
                 record.cause in (NO_USER_RESPONSE, NO_ANSWER) or (rang_out and record.cause in (0, NORMAL_CLEARING))):
             failure = RING_TIMEOUT
+        # On a ring timeout Asterisk cancels the call and reports a 480 it made
+        # up itself; the phone never sent it, so it is not shown as the phone's.
+        sip_status = 0 if failure == RING_TIMEOUT else record.sip_status
         return cls(answered=record.answered, cause=record.cause, cause_txt=record.cause_txt,
+                   sip_status=sip_status,
                    failure=failure, placed_at=record.placed_at, ringing_at=record.ringing_at,
                    answered_at=record.answered_at, ended_at=record.ended_at,
                    hung_up_by=record.hung_up_by, **flow_result)
@@ -82,7 +87,7 @@ def called_in_reason(outcome: CallOutcome) -> str:
         return "0"
     if outcome.cause == USER_BUSY:
         return "5"
-    if outcome.cause in CONGESTION_CAUSES:
+    if outcome.cause in CONGESTION_CAUSES or outcome.sip_status == 503:
         return "8"
     if outcome.cause in (NORMAL_CLEARING, CALL_REJECTED):
         return "1"

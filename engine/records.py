@@ -46,4 +46,4 @@ def _completion(outcome: CallOutcome) -> dict[str, str]:
     """The fields that only the end of the call knows (never the verdict)."""
     fields = outcome.to_fields()
     return {k: fields[k] for k in ("outcome_ended_at", "outcome_cause", "outcome_cause_txt",
-                                   "outcome_hung_up_by")}
+                                   "outcome_sip_status", "outcome_hung_up_by")}

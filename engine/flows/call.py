@@ -32,6 +32,7 @@ class CallRecord:
     ended_at: float = 0.0
     cause: int = 0
     cause_txt: str = ""
+    sip_status: int = 0
     dial_status: str = ""
     originate_error: str = ""
     hung_up_by: str = ""
@@ -119,6 +120,8 @@ class Call:
             if event.get("cause") and not self.record.cause:
                 self.record.cause = int(event["cause"])
                 self.record.cause_txt = event.get("cause_txt", "")
+            if event.get("tech_cause") and not self.record.sip_status:
+                self.record.sip_status = int(event["tech_cause"])
             if not self.record.hung_up_by:
                 self.record.hung_up_by = "far end"
             self._finish()

@@ -81,15 +81,17 @@ async def test_hang_up_during_prompt(service, api, account, callbacks, phone):
     assert await verify(api, account, callbacks) == expected("0", "1")
 
 
-@pytest.mark.parametrize("scenario,reason", [
-    ("busy", "5"), ("unavailable", "8"), ("decline", "1"), ("ring_forever", "3"),
+@pytest.mark.parametrize("scenario,reason,cause,sip", [
+    ("busy", "5", "17", "486"), ("unavailable", "8", "34", "503"),
+    ("decline", "1", "21", "603"), ("ring_forever", "3", "19", "0"),
 ])
 async def test_unanswered_calls_give_the_reason(service, api, account, callbacks, phone,
-                                                 scenario, reason, clean_redis):
+                                                 scenario, reason, cause, sip, clean_redis):
     phone(scenario)
     assert await verify(api, account, callbacks) == expected("0", "0", reason)
     record = only_verification(clean_redis)
     assert record["outcome_answered"] == "0"
+    assert (record["outcome_cause"], record["outcome_sip_status"]) == (cause, sip)
 
 
 async def test_caller_id_given_and_default(service, api, account, callbacks, phone):
