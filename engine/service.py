@@ -41,7 +41,9 @@ class Service:
         if "engine" in self.components:
             self.ari = AriClient(s.ari_url, s.ari_user, s.ari_password, s.ari_app)
             self.engine = Engine(s, self.redis, self.store, self.ari)
-            await self.ari.start()
+            # Do not hold the API back while Asterisk is away: the engine waits
+            # for ARI before taking jobs, and the queue keeps them meanwhile.
+            await self.ari.start(wait=2.0)
             self._tasks["engine"] = loop.create_task(self.engine.run())
         if "delivery" in self.components:
             deliverer = Deliverer(self.redis, timeout=s.callback_timeout,

@@ -54,6 +54,8 @@ class Engine:
         while True:
             await self._slots.acquire()
             self._slots.release()
+            # While ARI is unreachable jobs wait in the stream instead of failing.
+            await self.ari.events.connected.wait()
             if time.monotonic() - last_claim > 30:
                 last_claim = time.monotonic()
                 for job in await self.queue.claim_stale(int(self.settings.claim_idle_seconds * 1000)):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from engine.ari.client import AriClient
 from engine.ari.rest import AriError
 
+ORIGINATE_TRIES = 3
 HANGUP_EVENTS = ("ChannelHangupRequest", "ChannelDestroyed", "StasisEnd")
 
 
@@ -61,17 +62,28 @@ class Call:
 
     async def place(self, *, endpoint: str, caller_id: str, ring_timeout: float,
                     app_args: str = "", variables: dict | None = None) -> bool:
-        """Originate and wait until the call is answered (True) or fails (False)."""
+        """Originate and wait until the call is answered (True) or fails (False).
+
+        ARI unreachable or answering 5xx is retried twice (1 s, then 2 s); a
+        409 on a retry means the earlier request did create our channel.
+        """
         self.record.placed_at = time.time()
-        try:
-            await self.ari.rest.originate(
-                endpoint=endpoint, app=self.ari.app, channel_id=self.channel_id,
-                app_args=app_args, caller_id=caller_id, timeout=ring_timeout,
-                variables=variables)
-        except AriError as exc:
-            self.record.originate_error = str(exc)
-            self._finish()
-            return False
+        for attempt in range(ORIGINATE_TRIES):
+            try:
+                await self.ari.rest.originate(
+                    endpoint=endpoint, app=self.ari.app, channel_id=self.channel_id,
+                    app_args=app_args, caller_id=caller_id, timeout=ring_timeout,
+                    variables=variables)
+                break
+            except AriError as exc:
+                if attempt and exc.status == 409:
+                    break
+                transient = exc.status == 0 or exc.status >= 500
+                if not transient or attempt == ORIGINATE_TRIES - 1:
+                    self.record.originate_error = str(exc)
+                    self._finish()
+                    return False
+                await asyncio.sleep(2 ** attempt)
         self.originated = True
         # Asterisk enforces the ring timeout; our own limit only guards lost events.
         deadline = time.monotonic() + ring_timeout + 15

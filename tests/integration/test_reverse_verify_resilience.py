@@ -31,6 +31,7 @@ async def test_requests_accepted_while_engine_down_are_called_when_it_starts(
 async def test_dropped_websocket_reconnects_and_later_calls_work(service, api, account,
                                                                  callbacks, phone):
     events = service.ari.events
+    await asyncio.wait_for(events.connected.wait(), 10)
     assert events.connections == 1
     events.drop()
     for _ in range(100):

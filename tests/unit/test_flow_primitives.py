@@ -2,6 +2,7 @@ import asyncio
 
 import pytest
 
+from engine.ari.rest import AriError
 from engine.flows.call import Call, CallEnded
 from engine.flows.digits import Entry, collect_digits
 from tests.unit.scripted_ari import ScriptedAri, answered, failed, playback_finishes
@@ -89,3 +90,50 @@ async def test_prompt_plays_to_the_end_without_digits():
     ari = ScriptedAri({"originate": answered, "play": playback_finishes})
     call = await answered_call(ari)
     assert await call.play(["sound:x"]) is False
+
+
+class FlakyOriginate:
+    def __init__(self, errors):
+        self.errors = list(errors)
+
+    def install(self, ari):
+        real = ari.rest.originate
+
+        async def originate(**kwargs):
+            if self.errors:
+                ari.rest.requests.append(("originate-failed", kwargs))
+                raise AriError(self.errors.pop(0), "scripted")
+            return await real(**kwargs)
+        ari.rest.originate = originate
+
+
+async def test_unreachable_ari_is_retried_then_the_call_goes_through(monkeypatch):
+    monkeypatch.setattr("engine.flows.call.asyncio.sleep", _no_sleep)
+    ari = ScriptedAri({"originate": answered})
+    FlakyOriginate([0, 503]).install(ari)
+    call = Call(ari, "cvtest.abc")
+    assert await call.place(endpoint="PJSIP/1@trunk", caller_id="0", ring_timeout=5)
+    assert [r[0] for r in ari.rest.requests] == ["originate-failed", "originate-failed", "originate"]
+
+
+async def test_a_refused_originate_is_not_retried(monkeypatch):
+    monkeypatch.setattr("engine.flows.call.asyncio.sleep", _no_sleep)
+    ari = ScriptedAri({"originate": answered})
+    FlakyOriginate([400]).install(ari)
+    call = Call(ari, "cvtest.abc")
+    assert not await call.place(endpoint="PJSIP/1@trunk", caller_id="0", ring_timeout=5)
+    assert "400" in call.record.originate_error
+    assert len(ari.rest.requests) == 1
+
+
+async def test_originate_gives_up_after_three_tries(monkeypatch):
+    monkeypatch.setattr("engine.flows.call.asyncio.sleep", _no_sleep)
+    ari = ScriptedAri({"originate": answered})
+    FlakyOriginate([0, 0, 0]).install(ari)
+    call = Call(ari, "cvtest.abc")
+    assert not await call.place(endpoint="PJSIP/1@trunk", caller_id="0", ring_timeout=5)
+    assert len(ari.rest.requests) == 3
+
+
+async def _no_sleep(_seconds):
+    return None
