@@ -92,3 +92,33 @@ async def test_engine_restart_mid_call_finishes_the_verification(settings, aster
             callback = await callbacks.next(timeout=20)
     assert callback["query"]["match"] == "0"
     assert callback["query"]["reason"] == "0"
+
+
+async def test_orphaned_channel_of_a_crashed_engine_is_hung_up_and_finished(
+        settings, asterisk_clean, api, callbacks, phone, sandbox):
+    from tests.integration.conftest import ari_channels
+    phone("answer_silent")
+    async with Service(settings, {"api", "delivery"}) as front:
+        account = await front.store.create_account("t", 5)
+        crashed = Service(settings, {"engine"})
+        await crashed.start()
+        assert await api.reverse_verify(**params(account, callbacks, "5551230105")) == "0"
+        for _ in range(100):
+            await asyncio.sleep(0.1)
+            calls = list(crashed.engine.calls.values())
+            if calls and calls[0].record.answered:
+                break
+
+        async def cannot_hang_up(*args, **kwargs):  # a crash leaves the channel up
+            return False
+        crashed.ari.rest.hang_up = cannot_hang_up
+        await crashed.stop(grace=0)
+        assert [c["id"] for c in await ari_channels(sandbox)] == [calls[0].channel_id]
+        async with Service(settings, {"engine"}):
+            callback = await callbacks.next(timeout=20)
+            for _ in range(50):
+                if not await ari_channels(sandbox):
+                    break
+                await asyncio.sleep(0.1)
+            assert await ari_channels(sandbox) == []
+    assert callback["query"]["answered"] == "0" and callback["query"]["reason"] == "0"
