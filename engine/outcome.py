@@ -16,6 +16,9 @@ CONGESTION_CAUSES = {34, 38, 41, 42, 44}
 # Failures that are ours, not the network's.
 ORIGINATE_FAILED = "originate_failed"
 ENGINE_LOST = "engine_lost"
+BILLING = "billing"
+TEMPORARY_FAILURE = 41
+RESOURCE_UNAVAILABLE = 47
 RING_TIMEOUT = "ring_timeout"
 
 
@@ -37,6 +40,7 @@ class CallOutcome:
     digits_count: int = 0
     matched: bool = False
     last_digit_at: float = 0.0
+    is_redirect: bool = False
 
     @classmethod
     def from_call(cls, record: CallRecord, *, ring_timeout: float, **flow_result) -> "CallOutcome":
@@ -92,3 +96,19 @@ def called_in_reason(outcome: CallOutcome) -> str:
     if outcome.cause in (NORMAL_CLEARING, CALL_REJECTED):
         return "1"
     return "0"
+
+
+def mcn_status(outcome: CallOutcome) -> tuple[int, str]:
+    """The password-call webhook's (q931_status, final_status), as the seed maps them.
+
+    Answered 16/ANSWER; our cancel at the end of the ring window 16/CANCEL;
+    billing 41; otherwise the cause Asterisk reported (17 busy, 21 for 603,
+    34 for 503, ...), or 47 when the call never reached the network.
+    """
+    if outcome.failure == BILLING:
+        return TEMPORARY_FAILURE, "CANCEL"
+    if outcome.answered:
+        return NORMAL_CLEARING, "ANSWER"
+    if outcome.failure == RING_TIMEOUT:
+        return NORMAL_CLEARING, "CANCEL"
+    return (outcome.cause or RESOURCE_UNAVAILABLE), "CANCEL"

@@ -6,7 +6,7 @@ import time
 from redis.exceptions import WatchError
 
 from engine import delivery
-from engine.flows import registry
+from engine import notifications
 from engine.outcome import CallOutcome
 from engine.store import DONE_TTL_SECONDS, Store, verification_key
 
@@ -19,7 +19,7 @@ async def finish(store: Store, verification: dict[str, str], outcome: CallOutcom
     Returns True when this call finished it.
     """
     key = verification_key(verification["id"])
-    notifications = registry.notifications_for(verification, outcome)
+    notes = notifications.notifications_for(verification, outcome)
     async with store.redis.pipeline(transaction=True) as pipe:
         while True:
             try:
@@ -30,10 +30,10 @@ async def finish(store: Store, verification: dict[str, str], outcome: CallOutcom
                     await pipe.execute()
                     return False
                 pipe.multi()
-                pipe.hset(key, mapping={**outcome.to_fields(), "status": "done",
+                pipe.hset(key, mapping={**outcome.to_fields(), "status": "done", "progress": "ended",
                                         "finished_at": f"{time.time():.3f}"})
                 pipe.expire(key, DONE_TTL_SECONDS)
-                for note in notifications:
+                for note in notes:
                     delivery.enqueue(pipe, note.method, note.url, params=note.params,
                                      payload=note.payload, kind=note.kind)
                 await pipe.execute()

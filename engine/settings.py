@@ -47,6 +47,12 @@ class Settings:
     delivery_backoff_base: float = 5.0
     delivery_backoff_max: float = 600.0
     delivery_give_up_seconds: float = 7200.0
+    password_call_prices: dict = field(default_factory=lambda: {"421": 83})
+    password_call_default_price: int = 100
+    money_scale: int = 10000
+    password_ring_seconds: float = 30.0
+    redirect_wait_seconds: float = 10.0
+    cors_origins: tuple[str, ...] = ()
     tls_cert: str = ""
     tls_key: str = ""
     code_key: str = ""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -35,6 +36,10 @@ def token_index(token: str) -> str:
 
 def verification_key(verification_id: str) -> str:
     return f"cv:verification:{verification_id}"
+
+
+def webhook_key(account_id: str, event: str) -> str:
+    return f"cv:webhook:{account_id}:{event}"
 
 
 def flood_key(e164: str) -> str:
@@ -127,6 +132,32 @@ class Store:
             raise KeyError(account_id)
         await self.redis.hset(account_key(account_id), "disabled", int(disabled))
 
+    async def set_ring_seconds(self, account_id: str, seconds: float) -> None:
+        if not await self.redis.exists(account_key(account_id)):
+            raise KeyError(account_id)
+        await self.redis.hset(account_key(account_id), "ring_seconds", seconds)
+
+    async def ring_seconds(self, account_id: str) -> float | None:
+        raw = await self.redis.hget(account_key(account_id), "ring_seconds")
+        return float(raw) if raw else None
+
+    # -- webhooks (per account and event) ---------------------------------
+    async def set_webhook(self, account_id: str, event: str, url: str, fields: list[str]) -> None:
+        if not await self.redis.exists(account_key(account_id)):
+            raise KeyError(account_id)
+        await self.redis.hset(webhook_key(account_id, event),
+                              mapping={"url": url, "fields": json.dumps(fields)})
+
+    async def webhook(self, account_id: str, event: str) -> dict | None:
+        """{"url": ..., "fields": [...]} or None when the account has no subscription."""
+        raw = await self.redis.hgetall(webhook_key(account_id, event))
+        if not raw:
+            return None
+        return {"url": raw[b"url"].decode(), "fields": json.loads(raw[b"fields"])}
+
+    async def delete_webhook(self, account_id: str, event: str) -> bool:
+        return bool(await self.redis.delete(webhook_key(account_id, event)))
+
     # -- do not call ----------------------------------------------------
     async def dnc_add(self, e164: str) -> None:
         await self.redis.sadd(DNC, e164)
@@ -176,6 +207,19 @@ class Store:
             result = int(await self._accept(keys=keys, args=argv))
             if result != -1:
                 return result, verification_id
+
+    async def record_refused(self, account_id: str, e164: str, record: dict) -> str:
+        """Store a verification refused before any call (e.g. for billing).
+
+        It is created `refused`; the caller finishes it (records.finish), which
+        stores its outcome and queues its webhook like any other.
+        """
+        verification_id = secrets.token_hex(6)
+        fields = {**record, "id": verification_id, "account_id": account_id, "e164": e164,
+                  "status": "refused", "created_at": f"{time.time():.3f}"}
+        await self.redis.hset(verification_key(verification_id),
+                              mapping={k: str(v) for k, v in fields.items()})
+        return verification_id
 
     async def verification(self, verification_id: str) -> dict[str, str]:
         raw = await self.redis.hgetall(verification_key(verification_id))

@@ -15,3 +15,4 @@ say enter-code "Hello. This is a verification call. Please enter the code shown 
 say incorrect "That code is not correct. Please try again."
 say verified "Thank you. Your number is now verified. Goodbye."
 say goodbye "Sorry, the code did not match. Goodbye."
+say your-code-is "Your verification code is"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from engine.ari.client import AriClient
@@ -35,6 +36,7 @@ class CallRecord:
     cause_txt: str = ""
     sip_status: int = 0
     dial_status: str = ""
+    forwarded_to: str = ""
     originate_error: str = ""
     hung_up_by: str = ""
     events: list[str] = field(default_factory=list)
@@ -61,7 +63,8 @@ class Call:
         return self.record.channel_id
 
     async def place(self, *, endpoint: str, caller_id: str, ring_timeout: float,
-                    app_args: str = "", variables: dict | None = None) -> bool:
+                    app_args: str = "", variables: dict | None = None,
+                    on_ringing: Callable[[], Awaitable[None]] | None = None) -> bool:
         """Originate and wait until the call is answered (True) or fails (False).
 
         ARI unreachable or answering 5xx is retried twice (1 s, then 2 s); a
@@ -97,6 +100,9 @@ class Call:
                 if event["type"] == "StasisStart":
                     self.record.answered_at = time.time()
                     return True
+                if on_ringing is not None and self.record.ringing_at:
+                    await on_ringing()
+                    on_ringing = None
         except CallEnded:
             return False
 
@@ -124,9 +130,10 @@ class Call:
             self.digits.append(event.get("digit", ""))
         elif kind == "ChannelStateChange" and event["channel"].get("state") == "Ringing":
             self.record.ringing_at = self.record.ringing_at or time.time()
-        elif kind == "Dial" and event.get("dialstatus"):
-            self.record.dial_status = event["dialstatus"]
-            if event["dialstatus"] == "RINGING" and not self.record.ringing_at:
+        elif kind == "Dial" and (event.get("dialstatus") or event.get("forward")):
+            self.record.forwarded_to = event.get("forward") or self.record.forwarded_to
+            self.record.dial_status = event.get("dialstatus") or self.record.dial_status
+            if event.get("dialstatus") == "RINGING" and not self.record.ringing_at:
                 self.record.ringing_at = time.time()
         elif kind in HANGUP_EVENTS:
             if event.get("cause") and not self.record.cause:

@@ -2,24 +2,15 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from engine.flows.call import Call
 from engine.flows.reverse_verify import DialPlan, KeypadPolicy, KeypadResult, reverse_verify
-from engine.outcome import CallOutcome, called_in_reason
+from engine.flows.password_call import password_call
+from engine.outcome import CallOutcome
 from engine.settings import Settings
 from engine.store import Store
 
 Flow = Callable[[Call, dict, Settings, Store], Awaitable[CallOutcome]]
-
-
-@dataclass(frozen=True)
-class Notification:
-    kind: str
-    method: str
-    url: str
-    params: dict | None = None
-    payload: dict | None = None
 
 
 def dial_plan(verification: dict[str, str], settings: Settings, caller_id: str) -> DialPlan:
@@ -54,28 +45,21 @@ async def run_dtmf(call: Call, verification: dict, settings: Settings, store: St
     return outcome(result)
 
 
-FLOWS: dict[str, Flow] = {"dtmf": run_dtmf}
+async def run_cli(call: Call, verification: dict, settings: Settings, store: Store) -> CallOutcome:
+    vid = verification["id"]
+
+    async def on_progress(stage: str, is_redirect: bool) -> None:
+        await store.update_verification(vid, progress=stage, is_redirect=int(is_redirect))
+
+    ring = float(verification.get("ring_seconds") or settings.password_ring_seconds)
+    dial = dial_plan(verification, settings.replace(ring_timeout=ring),
+                     verification["caller_number"])
+    result = await password_call(call, dial, verification["spoken_code"], on_progress)
+    return CallOutcome.from_call(call.record, ring_timeout=ring, is_redirect=result.is_redirect)
+
+
+FLOWS: dict[str, Flow] = {"dtmf": run_dtmf, "cli": run_cli}
 
 
 def flow_for(name: str) -> Flow:
     return FLOWS[name]
-
-
-def called_in_callback(verification: dict[str, str], outcome: CallOutcome) -> list[Notification]:
-    if not verification.get("callback_url"):
-        return []
-    params = {"phone_number": verification["phone_number"],
-              "country_code": verification["country_code"],
-              "secret": verification.get("secret", ""),
-              "match": "1" if outcome.matched else "0",
-              "answered": "1" if outcome.answered else "0",
-              "reason": called_in_reason(outcome)}
-    return [Notification("reverse_verify_callback", "GET", verification["callback_url"], params=params)]
-
-
-NOTIFIERS = {"dtmf": called_in_callback}
-
-
-def notifications_for(verification: dict[str, str], outcome: CallOutcome) -> list[Notification]:
-    notifier = NOTIFIERS.get(verification.get("flow", ""))
-    return notifier(verification, outcome) if notifier else []
