@@ -1,15 +1,21 @@
-"""Admin operations behind the CLI: accounts and the do-not-call list.
+"""Admin operations behind the CLI: accounts, webhooks and the do-not-call list.
 
 Each returns what the CLI prints. Keys and tokens are shown once, at creation;
 the store keeps only their hashes.
 """
 from __future__ import annotations
 
+import math
 import re
+from urllib.parse import urlsplit
 
 from engine.store import Account, Store
+from engine.webhook_fields import PASSWORD_CALL_FIELDS
 
 E164_DIGITS = re.compile(r"[1-9][0-9]{3,14}")
+WEBHOOK_FIELDS = {"password_call": PASSWORD_CALL_FIELDS}
+MAX_WEBHOOK_URL = 2048
+RING_SECONDS = (5, 120)
 
 
 class AdminError(Exception):
@@ -64,3 +70,65 @@ def dnc_number(raw: str) -> str:
     if not digits.isascii() or not E164_DIGITS.fullmatch(digits):
         raise AdminError(f"not an E.164 number (country code and number, 4-15 digits): {raw!r}")
     return digits
+
+
+async def set_ring_window(store: Store, account_id: str, seconds: float) -> dict:
+    """Set how long the account's password calls ring before they are cancelled."""
+    low, high = RING_SECONDS
+    if not (math.isfinite(seconds) and low <= seconds <= high):
+        raise AdminError(f"the ring window must be {low}-{high} seconds")
+    await existing_account(store, account_id)
+    await store.set_ring_seconds(account_id, int(seconds) if seconds.is_integer() else seconds)
+    return {"account_id": account_id, "ring_seconds": await store.ring_seconds(account_id)}
+
+
+def webhook_url(url: str) -> str:
+    """An http(s) URL with a host, of a sane length."""
+    try:
+        parts = urlsplit(url)
+        sane = (parts.scheme in ("http", "https") and bool(parts.hostname)
+                and parts.port != 0 and len(url) <= MAX_WEBHOOK_URL
+                and not any(c.isspace() for c in url))
+    except ValueError:  # a bad port or bracketed host
+        sane = False
+    if not sane:
+        raise AdminError(f"not an http(s) URL with a host: {url!r}")
+    return url
+
+
+def webhook_fields(event: str, names: str | None) -> list[str]:
+    """The comma-separated variable names, checked against the event's; default all."""
+    known = WEBHOOK_FIELDS[event]
+    if names is None:
+        return list(known)
+    chosen = [name.strip() for name in names.split(",")]
+    unknown = [name for name in chosen if name not in known]
+    if unknown or not chosen:
+        raise AdminError(f"unknown {event} webhook field(s) {', '.join(map(repr, unknown))};"
+                         f" known: {', '.join(known)}")
+    return list(dict.fromkeys(chosen))
+
+
+async def set_webhook(store: Store, account_id: str, event: str, url: str,
+                      fields: str | None) -> dict:
+    """Subscribe the account's `event` to `url` with the listed body variables."""
+    subscription = {"url": webhook_url(url), "fields": webhook_fields(event, fields)}
+    await existing_account(store, account_id)
+    await store.set_webhook(account_id, event, subscription["url"], subscription["fields"])
+    return await show_webhook(store, account_id, event)
+
+
+async def show_webhook(store: Store, account_id: str, event: str) -> dict:
+    """The account's subscription to `event`: URL and body variables."""
+    await existing_account(store, account_id)
+    subscription = await store.webhook(account_id, event)
+    if subscription is None:
+        raise AdminError(f"account {account_id!r} has no {event} webhook")
+    return {"account_id": account_id, "event": event, **subscription}
+
+
+async def delete_webhook(store: Store, account_id: str, event: str) -> dict:
+    """Remove the account's subscription to `event` (no error if there was none)."""
+    await existing_account(store, account_id)
+    return {"account_id": account_id, "event": event,
+            "deleted": await store.delete_webhook(account_id, event)}

@@ -12,7 +12,7 @@ import traceback
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from api import reverse_verify
+from api import cors, password_call, reverse_verify
 from api.appkeys import SETTINGS, STORE
 from api.masking import mask_number
 from api.redis_client import REDIS_DOWN, connect_redis
@@ -20,6 +20,9 @@ from engine.settings import Settings
 from engine.store import Store
 
 log = logging.getLogger(__name__)
+
+JSON_PATHS = (password_call.PATH,)
+
 
 async def redis_store(app: web.Application) -> AsyncIterator[None]:
     """Own the Redis client and the Store for the app's lifetime."""
@@ -30,7 +33,10 @@ async def redis_store(app: web.Application) -> AsyncIterator[None]:
     await redis.aclose()
 
 
-def unavailable(reason: str) -> web.Response:
+def unavailable(request: web.Request, reason: str) -> web.Response:
+    """503 in the API's own form: JSON for the JSON APIs, text/plain otherwise."""
+    if request.path in JSON_PATHS:
+        return web.json_response({"ok": False, "error": reason}, status=503)
     return web.Response(status=503, text=reason + "\n", content_type="text/plain")
 
 
@@ -44,13 +50,13 @@ async def unavailable_on_failure(request: web.Request, handler) -> web.StreamRes
     except REDIS_DOWN as exc:
         log.warning("%s number=%s: redis unavailable (%s)", request.path,
                     mask_number(request.query.get("phone_number")), type(exc).__name__)
-        return unavailable("service unavailable: storage not reachable")
+        return unavailable(request, "service unavailable: storage not reachable")
     except Exception as exc:
         # Only the exception type and the frames: messages may quote request values.
         log.error("%s number=%s: unexpected %s\n%s", request.path,
                   mask_number(request.query.get("phone_number")), type(exc).__name__,
                   "".join(traceback.format_tb(exc.__traceback__)).rstrip())
-        return unavailable("service unavailable")
+        return unavailable(request, "service unavailable")
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -61,11 +67,14 @@ async def healthz(request: web.Request) -> web.Response:
 
 def create_app(settings: Settings) -> web.Application:
     """Build the aiohttp application serving the public APIs and /healthz."""
-    app = web.Application(middlewares=[unavailable_on_failure])
+    # CORS outermost, so 503 answers reach a browser too.
+    app = web.Application(middlewares=[cors.cors_headers, unavailable_on_failure])
     app[SETTINGS] = settings
     app.cleanup_ctx.append(redis_store)
     app.router.add_get("/healthz", healthz)
     reverse_verify.add_routes(app)
+    password_call.add_routes(app)
+    cors.enable(app, password_call.PATH)
     return app
 
 

@@ -23,7 +23,7 @@ SERVICES = {"run": {"api", "engine", "delivery"}, "engine": {"engine"},
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command tree: account, dnc, settings and the service commands."""
+    """The command tree: account, webhook, dnc, settings and the service commands."""
     parser = argparse.ArgumentParser(prog="callverify", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -37,6 +37,20 @@ def build_parser() -> argparse.ArgumentParser:
     credit.add_argument("amount", type=int)
     for name in ("disable", "enable", "show"):
         actions.add_parser(name, help=f"{name} an account").add_argument("account_id")
+    ring = actions.add_parser("ring-window", help="how long password calls ring (5-120 s)")
+    ring.add_argument("account_id")
+    ring.add_argument("seconds", type=float)
+
+    webhook = commands.add_parser("webhook", help="an account's webhook subscriptions")
+    hooks = webhook.add_subparsers(dest="action", required=True)
+    for name in ("set", "show", "delete"):
+        hook = hooks.add_parser(name, help=f"{name} an account's webhook for an event")
+        hook.add_argument("account_id")
+        hook.add_argument("--event", required=True, choices=sorted(admin.WEBHOOK_FIELDS))
+    hooks.choices["set"].add_argument("--url", required=True)
+    hooks.choices["set"].add_argument(
+        "--fields", help="comma-separated body variables (default: all of "
+        + ", ".join(admin.WEBHOOK_FIELDS["password_call"]) + ")")
 
     dnc = commands.add_parser("dnc", help="the do-not-call list")
     dnc_actions = dnc.add_subparsers(dest="action", required=True)
@@ -53,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def admin_command(args: argparse.Namespace, settings: Settings) -> str:
-    """Run one account or dnc command against Redis; returns what to print."""
+    """Run one account, webhook or dnc command against Redis; returns what to print."""
     redis = connect_redis(settings.redis_url)
     store = Store(redis, settings.code_key)
     try:
@@ -63,18 +77,31 @@ async def admin_command(args: argparse.Namespace, settings: Settings) -> str:
             number = admin.dnc_number(args.number)
             await (store.dnc_add if args.action == "add" else store.dnc_remove)(number)
             return number
+        if args.command == "webhook":
+            return json.dumps(await webhook_command(args, store))
         if args.action == "create":
             result = await admin.create_account(store, args.name, args.credits)
         elif args.action == "credit":
             result = await admin.credit_account(store, args.account_id, args.amount)
         elif args.action == "show":
             result = await admin.show_account(store, args.account_id)
+        elif args.action == "ring-window":
+            result = await admin.set_ring_window(store, args.account_id, args.seconds)
         else:
             disabled = args.action == "disable"
             result = await admin.set_account_disabled(store, args.account_id, disabled)
         return json.dumps(result)
     finally:
         await redis.aclose()
+
+
+async def webhook_command(args: argparse.Namespace, store: Store) -> dict:
+    """webhook set / show / delete for one account and event."""
+    if args.action == "set":
+        return await admin.set_webhook(store, args.account_id, args.event, args.url, args.fields)
+    if args.action == "show":
+        return await admin.show_webhook(store, args.account_id, args.event)
+    return await admin.delete_webhook(store, args.account_id, args.event)
 
 
 async def serve_api(settings: Settings) -> None:
@@ -109,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         if args.command == "settings":
             print(repr(settings))
-        elif args.command in ("account", "dnc"):
+        elif args.command in ("account", "webhook", "dnc"):
             output = asyncio.run(admin_command(args, settings))
             if output:
                 print(output)

@@ -1,0 +1,256 @@
+"""The MCN password-call API: POST /api/protected/api/auth/passwordcall.
+
+JSON in, JSON out. Checks run in this order; the first that fails decides:
+
+    401  Authorization is not `Bearer <token>` or the token is unknown
+    403  the token's account is disabled
+    400  the body is not a JSON object of at most 4 KiB with a possible
+         international `phone_number`, a 4-digit or empty `verification_code`
+         and a boolean `is_with_redirect`
+    400  `country not supported` / `number not supported` (settings)
+    403  the number is on the do-not-call list
+    429  the number was called less than flood_seconds ago
+    402  the balance is below the price: no call, but the call record
+         (q931_status 41) still goes to the account's webhook
+    200  accepted: charged, flood-marked, stored and queued in one step
+
+The pure steps (`bearer_token`, `parse_body`, `dialing_refusal`, `pick_code`,
+`caller_number`, `call_price`) are separate from the handler.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+
+import phonenumbers
+from aiohttp import web
+
+from api.appkeys import SETTINGS, STORE
+from api.masking import mask_number
+from engine import records
+from engine.outcome import CallOutcome
+from engine.settings import Settings
+from engine.store import Account, Store
+
+log = logging.getLogger(__name__)
+
+PATH = "/api/protected/api/auth/passwordcall"
+EVENT = "password_call"
+MAX_BODY = 4096
+MAX_TOKEN = 512
+PHONE_NUMBER = re.compile(r"[0-9]{8,15}")
+CODE = re.compile(r"[0-9]{4}")
+BEARER = re.compile(r"Bearer +([A-Za-z0-9._~+/-]+=*) *", re.IGNORECASE)
+# Stages after which the engine knows whether the call was forwarded.
+REDIRECT_KNOWN = ("ringing", "answered", "ended")
+REDIRECT_POLL_SECONDS = 0.05
+ACCEPTED, NO_CREDIT, FLOOD = 0, 2, 6
+
+
+@dataclass(frozen=True)
+class PasswordCallRequest:
+    phone_number: str
+    e164: str  # the dialled number, digits only
+    country_code: str
+    verification_code: str | None  # None: the service picks one
+    is_with_redirect: bool
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An answer other than success: HTTP status and the client-facing error."""
+
+    status: int
+    error: str
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, else None."""
+    if not authorization or len(authorization) > MAX_TOKEN:
+        return None
+    match = BEARER.fullmatch(authorization)
+    return match.group(1) if match else None
+
+
+def parse_body(raw: bytes) -> PasswordCallRequest | Refusal:
+    """Validate the JSON body; a 400 Refusal naming the field when it is not right."""
+    if len(raw) > MAX_BODY:
+        return Refusal(400, f"body over {MAX_BODY} bytes")
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return Refusal(400, "body is not valid JSON")
+    if not isinstance(body, dict):
+        return Refusal(400, "body must be a JSON object")
+    phone_number = body.get("phone_number")
+    if phone_number is None:
+        return Refusal(400, "phone_number is required")
+    if not isinstance(phone_number, str) or not PHONE_NUMBER.fullmatch(phone_number):
+        return Refusal(400, "phone_number must be a string of 8-15 digits, country code first, no plus")
+    number = possible_number(phone_number)
+    if number is None:
+        return Refusal(400, "phone_number is not a possible international number")
+    code = body.get("verification_code")
+    if code == "":
+        code = None
+    if code is not None and (not isinstance(code, str) or not CODE.fullmatch(code)):
+        return Refusal(400, "verification_code must be a string of 4 digits, or empty")
+    is_with_redirect = body.get("is_with_redirect", False)
+    if not isinstance(is_with_redirect, bool):
+        return Refusal(400, "is_with_redirect must be true or false")
+    return PasswordCallRequest(
+        phone_number=phone_number,
+        e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:],
+        country_code=str(number.country_code), verification_code=code,
+        is_with_redirect=is_with_redirect)
+
+
+def possible_number(digits: str) -> phonenumbers.PhoneNumber | None:
+    """The parsed "+digits", if it is a possible number dialable from abroad."""
+    try:
+        number = phonenumbers.parse("+" + digits, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
+        return None
+    return number
+
+
+def dialing_refusal(request: PasswordCallRequest, settings: Settings) -> Refusal | None:
+    """400 for a country the trunk does not dial or a blocked prefix, else None."""
+    if request.country_code not in settings.countries:
+        return Refusal(400, "country not supported")
+    if request.e164.startswith(tuple(settings.blocked_prefixes)):
+        return Refusal(400, "number not supported")
+    return None
+
+
+def pick_code(verification_code: str | None) -> str:
+    """The client's code, or a random 4-digit one (leading zeros kept)."""
+    return verification_code or f"{secrets.randbelow(10000):04d}"
+
+
+def caller_number(settings: Settings, code: str) -> str:
+    """The number we call from: the CLI prefix, then the code."""
+    return settings.cli_prefix + code
+
+
+def call_price(caller: str, settings: Settings) -> int:
+    """The initiation price (1/money_scale units) for the caller number's country."""
+    try:
+        country = str(phonenumbers.parse("+" + caller, None).country_code)
+    except phonenumbers.NumberParseException:
+        return settings.password_call_default_price
+    return int(settings.password_call_prices.get(country, settings.password_call_default_price))
+
+
+async def call_record(store: Store, account_id: str, request: PasswordCallRequest, code: str,
+                      settings: Settings) -> dict:
+    """The verification's fields for the engine (no `code` key: that one is hashed)."""
+    caller = caller_number(settings, code)
+    webhook = await store.webhook(account_id, EVENT)
+    ring_seconds = await store.ring_seconds(account_id) or settings.password_ring_seconds
+    return {"flow": "cli", "phone_number": request.phone_number, "caller_number": caller,
+            "spoken_code": code, "is_with_redirect": "1" if request.is_with_redirect else "0",
+            "ring_seconds": ring_seconds, "price": call_price(caller, settings),
+            # The webhook's `cost` is price / money_scale, at the scale charged with.
+            "money_scale": settings.money_scale,
+            "webhook_url": webhook["url"] if webhook else "",
+            "webhook_fields": json.dumps(webhook["fields"]) if webhook else ""}
+
+
+async def place_call(account: Account, request: PasswordCallRequest, store: Store,
+                     settings: Settings) -> tuple[dict | Refusal, str]:
+    """Run the do-not-call, flood and balance checks, then queue the call.
+
+    Returns the success body (or a Refusal) and the verification id ("" if none).
+    """
+    refusal = dialing_refusal(request, settings)
+    if refusal is not None:
+        return refusal, ""
+    if await store.dnc_contains(request.e164):
+        return Refusal(403, "number is on the do-not-call list"), ""
+    code = pick_code(request.verification_code)
+    record = await call_record(store, account.account_id, request, code, settings)
+    result, vid = await store.accept(account.account_id, request.e164, record,
+                                     price=record["price"], flood_seconds=settings.flood_seconds)
+    if result == FLOOD:
+        return Refusal(429, "flood protection: wait before calling this number again"), ""
+    if result == NO_CREDIT:
+        vid = await store.record_refused(account.account_id, request.e164, record)
+        await records.finish(store, await store.verification(vid),
+                             CallOutcome(failure="billing", cause=41))
+        return Refusal(402, "insufficient balance"), vid
+    if result != ACCEPTED:
+        raise RuntimeError(f"unexpected accept result {result}")
+    is_redirect = False
+    if request.is_with_redirect:
+        is_redirect = await wait_for_redirect_evidence(store, vid, settings.redirect_wait_seconds)
+    return {"ok": True, "caller_number": record["caller_number"], "verification_code": code,
+            "verification_uuid": f"{vid}_{account.account_id}", "is_redirect": is_redirect}, vid
+
+
+async def wait_for_redirect_evidence(store: Store, vid: str, bound: float) -> bool:
+    """Poll until the engine reports the call ringing, answered or ended (at most
+    `bound` seconds); True if it saw the call forwarded."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + bound
+    while True:
+        verification = await store.verification(vid)
+        if verification.get("progress") in REDIRECT_KNOWN or loop.time() >= deadline:
+            return verification.get("is_redirect") == "1"
+        await asyncio.sleep(min(REDIRECT_POLL_SECONDS, max(0.0, deadline - loop.time())))
+
+
+async def read_body(request: web.Request) -> bytes:
+    """At most MAX_BODY + 1 bytes of the body: enough to tell it is too long."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return b" " * (MAX_BODY + 1)
+    body = b""
+    while len(body) <= MAX_BODY:
+        chunk = await request.content.read(MAX_BODY + 1 - len(body))
+        if not chunk:
+            break
+        body += chunk
+    return body
+
+
+async def password_call(request: web.Request) -> web.Response:
+    """HTTP handler: authenticate, validate, place the call; JSON answer."""
+    store, settings = request.app[STORE], request.app[SETTINGS]
+    answer: dict | Refusal
+    vid, number, account_id = "", "?", "-"
+    token = bearer_token(request.headers.get("Authorization"))
+    account = await store.account_by_token(token) if token else None
+    if token is None:
+        answer = Refusal(401, "Authorization: Bearer <token> header required")
+    elif account is None:
+        answer = Refusal(401, "unknown token")
+    elif account.disabled:
+        answer, account_id = Refusal(403, "account disabled"), account.account_id
+    else:
+        account_id = account.account_id
+        parsed = parse_body(await read_body(request))
+        if isinstance(parsed, Refusal):
+            answer = parsed
+        else:
+            number = mask_number(parsed.e164)
+            answer, vid = await place_call(account, parsed, store, settings)
+    if isinstance(answer, Refusal):
+        log.info("password_call account=%s number=%s status=%d error=%r verification=%s",
+                 account_id, number, answer.status, answer.error, vid or "-")
+        headers = {"WWW-Authenticate": "Bearer"} if answer.status == 401 else None
+        return web.json_response({"ok": False, "error": answer.error}, status=answer.status,
+                                 headers=headers)
+    log.info("password_call account=%s number=%s status=200 verification=%s is_redirect=%s",
+             account_id, number, vid, answer["is_redirect"])
+    return web.json_response(answer)
+
+
+def add_routes(app: web.Application) -> None:
+    """Serve the seed's path (POST only; preflight is the CORS module's)."""
+    app.router.add_post(PATH, password_call)
