@@ -244,8 +244,10 @@ async def password_call(request: web.Request) -> web.Response:
         log.info("password_call account=%s number=%s status=%d error=%r verification=%s",
                  account_id, number, answer.status, answer.error, vid or "-")
         headers = {"WWW-Authenticate": "Bearer"} if answer.status == 401 else None
-        return web.json_response({"ok": False, "error": answer.error}, status=answer.status,
-                                 headers=headers)
+        body = {"ok": False, "error": answer.error}
+        if vid:  # a refused call still has a record (its webhook says q931_status 41)
+            body["verification_uuid"] = f"{vid}_{account_id}"
+        return web.json_response(body, status=answer.status, headers=headers)
     log.info("password_call account=%s number=%s status=200 verification=%s is_redirect=%s",
              account_id, number, vid, answer["is_redirect"])
     return web.json_response(answer)

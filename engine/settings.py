@@ -32,7 +32,7 @@ class Settings:
     trunk_endpoint: str = "trunk"
     default_caller_id: str = "0000000000"
     cli_prefix: str = "4212222"
-    countries: tuple[str, ...] = ("1", "44")
+    countries: tuple[str, ...] = ("1", "44", "421")
     blocked_prefixes: tuple[str, ...] = DEFAULT_BLOCKED
     call_price: int = 1
     flood_seconds: int = 60

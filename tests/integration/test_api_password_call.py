@@ -326,10 +326,11 @@ async def test_402_insufficient_balance_queues_the_billing_call_record(api):
     account_id, token = await api.account(credits=SLOVAK_PRICE - 1)
     await api.store.set_webhook(account_id, "password_call", WEBHOOK, list(PASSWORD_CALL_FIELDS))
     status, body, _ = await api.post(token)
-    assert (status, body) == (402, {"ok": False, "error": "insufficient balance"})
+    [verification] = await api.verifications()
+    assert (status, body) == (402, {"ok": False, "error": "insufficient balance",
+                                    "verification_uuid": f"{verification['id']}_{account_id}"})
     assert await api.queued() == 0
     assert await api.credits(account_id) == SLOVAK_PRICE - 1
-    [verification] = await api.verifications()
     assert verification["status"] == "done"
     [delivery_id] = await api.redis.zrange(DUE, 0, -1)
     delivery = {k.decode(): v.decode() for k, v in
