@@ -7,6 +7,17 @@ import asyncio
 import redis
 
 from engine.service import Service
+from tests.integration.conftest import ari_channels
+
+
+async def answered_call(service: Service):
+    """The engine's one call, once the phone has answered it."""
+    for _ in range(100):
+        calls = list(service.engine.calls.values())
+        if calls and calls[0].record.answered:
+            return calls[0]
+        await asyncio.sleep(0.1)
+    raise AssertionError("no call was answered within 10 s")
 
 
 def params(account, callbacks, number: str, code: str = "1234") -> dict:
@@ -83,10 +94,7 @@ async def test_engine_restart_mid_call_finishes_the_verification(settings, aster
         engine = Service(settings, {"engine"})
         await engine.start()
         assert await api.reverse_verify(**params(account, callbacks, "5551230104")) == "0"
-        for _ in range(100):
-            await asyncio.sleep(0.1)
-            if engine.engine.calls and next(iter(engine.engine.calls.values())).record.answered:
-                break
+        await answered_call(engine)
         await engine.stop(grace=0)  # the call is cut: its job stays pending
         async with Service(settings, {"engine"}):
             callback = await callbacks.next(timeout=20)
@@ -96,24 +104,19 @@ async def test_engine_restart_mid_call_finishes_the_verification(settings, aster
 
 async def test_orphaned_channel_of_a_crashed_engine_is_hung_up_and_finished(
         settings, asterisk_clean, api, callbacks, phone, sandbox):
-    from tests.integration.conftest import ari_channels
     phone("answer_silent")
     async with Service(settings, {"api", "delivery"}) as front:
         account = await front.store.create_account("t", 5)
         crashed = Service(settings, {"engine"})
         await crashed.start()
         assert await api.reverse_verify(**params(account, callbacks, "5551230105")) == "0"
-        for _ in range(100):
-            await asyncio.sleep(0.1)
-            calls = list(crashed.engine.calls.values())
-            if calls and calls[0].record.answered:
-                break
+        call = await answered_call(crashed)
 
         async def cannot_hang_up(*args, **kwargs):  # a crash leaves the channel up
             return False
         crashed.ari.rest.hang_up = cannot_hang_up
         await crashed.stop(grace=0)
-        assert [c["id"] for c in await ari_channels(sandbox)] == [calls[0].channel_id]
+        assert [c["id"] for c in await ari_channels(sandbox)] == [call.channel_id]
         async with Service(settings, {"engine"}):
             callback = await callbacks.next(timeout=20)
             for _ in range(50):
