@@ -76,7 +76,7 @@ class EventStream:
                     self._deliver(message.data)
                 elif message.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED):
                     break
-            log.warning("ARI events: WebSocket closed (code %s)", ws.close_code)
+            log.warning("ARI events: WebSocket closed (close status %s)", ws.close_code)
 
     def _deliver(self, text: str) -> None:
         try:
