@@ -196,3 +196,8 @@ def record_figure(name: str, value: float) -> None:
     path = Path(os.environ.get("CALLVERIFY_FIGURES", "/tmp/callverify-figures.jsonl"))
     with path.open("a") as fh:
         fh.write(json.dumps({"name": name, "value": value, "at": time.time()}) + "\n")
+
+
+# The shared API test scaffolding asserts (exit status of the console script,
+# installed project): have pytest explain those failures as it does in tests.
+pytest.register_assert_rewrite("tests.integration.api_harness")

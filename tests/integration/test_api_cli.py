@@ -2,38 +2,24 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import pytest
 import redis
 
 from tests.conftest import free_port
-
-CALLVERIFY = Path(sys.executable).parent / "callverify"
+from tests.integration.api_harness import CALLVERIFY, callverify, cli_environment
 
 
 @pytest.fixture
 def cli_env(clean_redis, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLVERIFY_")}
-    env.update(CALLVERIFY_REDIS_URL=clean_redis, CALLVERIFY_SANDBOX_DIR=str(tmp_path),
-               CALLVERIFY_API_LISTEN=f"127.0.0.1:{free_port()}")
-    assert CALLVERIFY.exists(), "install the project: .venv/bin/pip install -e '.[test]'"
-    return env
-
-
-def callverify(env: dict, *args: str, expect: int = 0) -> str:
-    done = subprocess.run([str(CALLVERIFY), *args], env=env, capture_output=True,
-                          text=True, timeout=30)
-    assert done.returncode == expect, done.stderr
-    return done.stdout if expect == 0 else done.stderr
+    return cli_environment(clean_redis, tmp_path,
+                           CALLVERIFY_API_LISTEN=f"127.0.0.1:{free_port()}")
 
 
 @pytest.fixture

@@ -11,18 +11,15 @@ import json
 import logging
 import re
 import time
-from dataclasses import dataclass
 
 import aiohttp
 import pytest
-from redis.asyncio import Redis
 
-from api.app import start_api
 from engine.delivery import DUE, delivery_key
-from engine.settings import Settings
-from engine.store import CALLS_STREAM, Store, verification_key
+from engine.store import CALLS_STREAM
 from engine.webhook_fields import PASSWORD_CALL_FIELDS
 from tests.conftest import free_port
+from tests.integration.api_harness import ServedApi, serve_api
 
 PATH = "/api/protected/api/auth/passwordcall"
 SEED_BODY = {"phone_number": "421222202004", "verification_code": "1234", "is_with_redirect": True}
@@ -31,12 +28,9 @@ ORIGIN = "https://app.example"
 WEBHOOK = "http://crm.example/cdr"
 
 
-@dataclass
-class PasswordCallClient:
-    base_url: str
-    http: aiohttp.ClientSession
-    store: Store
-    redis: Redis
+class PasswordCallClient(ServedApi):
+    DEFAULT_CREDITS = 1000
+    ACCOUNT_SECRET = "token"
 
     async def post(self, token: str | None, body=SEED_BODY, *, headers: dict | None = None,
                    raw: bytes | None = None) -> tuple[int, dict, aiohttp.typedefs.LooseHeaders]:
@@ -48,45 +42,13 @@ class PasswordCallClient:
             assert resp.content_type == "application/json"
             return resp.status, await resp.json(), resp.headers
 
-    async def account(self, credits: int = 1000) -> tuple[str, str]:
-        new = await self.store.create_account("acme", credits)
-        return new.account_id, new.token
-
-    async def credits(self, account_id: str) -> int:
-        return (await self.store.account(account_id)).credits
-
-    async def verifications(self) -> list[dict]:
-        keys = [k async for k in self.redis.scan_iter(match=verification_key("*"))]
-        return [await self.store.verification(k.decode().rsplit(":", 1)[1]) for k in keys]
-
-    async def queued(self) -> int:
-        return await self.redis.xlen(CALLS_STREAM)
-
 
 @pytest.fixture
 async def serve(clean_redis):
     """Start the real API (start_api) on a free port; returns a client factory."""
-    runners, sessions, clients = [], [], []
-
-    async def start(**changes) -> PasswordCallClient:
-        port = free_port()
-        settings = Settings().replace(**{
-            "redis_url": clean_redis, "api_listen": f"127.0.0.1:{port}",
-            "countries": ("1", "44", "421"), "redirect_wait_seconds": 0.5,
-            "cors_origins": (ORIGIN,), **changes})
-        runners.append(await start_api(settings))
-        sessions.append(aiohttp.ClientSession())
-        redis = Redis.from_url(clean_redis)
-        clients.append(redis)
-        return PasswordCallClient(f"http://127.0.0.1:{port}", sessions[-1], Store(redis), redis)
-
-    yield start
-    for session in sessions:
-        await session.close()
-    for redis in clients:
-        await redis.aclose()
-    for runner in runners:
-        await runner.cleanup()
+    async with serve_api(clean_redis, PasswordCallClient, countries=("1", "44", "421"),
+                         redirect_wait_seconds=0.5, cors_origins=(ORIGIN,)) as start:
+        yield start
 
 
 @pytest.fixture

@@ -2,33 +2,19 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import redis
 
 from engine.webhook_fields import PASSWORD_CALL_FIELDS
+from tests.integration.api_harness import callverify, cli_environment
 
-CALLVERIFY = Path(sys.executable).parent / "callverify"
 URL = "https://crm.example/hooks/cdr?source=callverify"
 
 
 @pytest.fixture
 def cli_env(clean_redis, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLVERIFY_")}
-    env.update(CALLVERIFY_REDIS_URL=clean_redis, CALLVERIFY_SANDBOX_DIR=str(tmp_path))
-    assert CALLVERIFY.exists(), "install the project: .venv/bin/pip install -e '.[test]'"
-    return env
-
-
-def callverify(env: dict, *args: str, expect: int = 0) -> str:
-    done = subprocess.run([str(CALLVERIFY), *args], env=env, capture_output=True,
-                          text=True, timeout=30)
-    assert done.returncode == expect, done.stderr
-    return done.stdout if expect == 0 else done.stderr
+    return cli_environment(clean_redis, tmp_path)
 
 
 @pytest.fixture

@@ -6,27 +6,20 @@ the engine would see in Redis (verification hash, cv:calls stream, credits).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
-import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from api.app import start_api
-from engine.settings import Settings
-from engine.store import CALLS_STREAM, Store, flood_key, verification_key
-from tests.conftest import free_port
+from engine.store import CALLS_STREAM, flood_key
+from tests.integration.api_harness import ServedApi, serve_api
 
 CODE = "739164"
 PATHS = ("/api/reverse_verify/", "/api/reverse_verify")
 
 
-@dataclass
-class ApiClient:
-    base_url: str
-    http: aiohttp.ClientSession
-    store: Store
-    redis: Redis
+class ApiClient(ServedApi):
+    DEFAULT_CREDITS = 5
+    ACCOUNT_SECRET = "api_key"
 
     async def get(self, path: str = PATHS[0], **params) -> tuple[int, str, str]:
         async with self.http.get(self.base_url + path, params=params) as resp:
@@ -41,44 +34,12 @@ class ApiClient:
         assert (status, content_type) == (200, "text/plain")
         return body
 
-    async def account(self, credits: int = 5) -> tuple[str, str]:
-        new = await self.store.create_account("acme", credits)
-        return new.account_id, new.api_key
-
-    async def credits(self, account_id: str) -> int:
-        return (await self.store.account(account_id)).credits
-
-    async def verifications(self) -> list[dict]:
-        keys = [k async for k in self.redis.scan_iter(match=verification_key("*"))]
-        return [await self.store.verification(k.decode().rsplit(":", 1)[1]) for k in keys]
-
-    async def queued(self) -> int:
-        return await self.redis.xlen(CALLS_STREAM)
-
 
 @pytest.fixture
 async def serve(clean_redis):
     """Start the real API (start_api) on a free port; returns a client factory."""
-    runners, sessions, clients = [], [], []
-
-    async def start(**changes) -> ApiClient:
-        port = free_port()
-        settings = Settings().replace(
-            **{"redis_url": clean_redis, "api_listen": f"127.0.0.1:{port}", **changes})
-        runners.append(await start_api(settings))
-        scheme = "https" if settings.tls_cert else "http"
-        sessions.append(aiohttp.ClientSession())
-        redis = Redis.from_url(clean_redis)
-        clients.append(redis)
-        return ApiClient(f"{scheme}://127.0.0.1:{port}", sessions[-1], Store(redis), redis)
-
-    yield start
-    for session in sessions:
-        await session.close()
-    for redis in clients:
-        await redis.aclose()
-    for runner in runners:
-        await runner.cleanup()
+    async with serve_api(clean_redis, ApiClient) as start:
+        yield start
 
 
 @pytest.fixture
