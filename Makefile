@@ -60,5 +60,14 @@ redis:
 	  echo "redis: started project-owned redis-server on 127.0.0.1:6379 (data in $(REDIS_DIR))"; \
 	fi
 
+# Benchmark (issue 4): callverify against the same call in plain dialplan, on
+# the sandbox instance `bench` (ARI 8388, SIP 5360, phones on 5190) with its own
+# redis-server; prints a table, writes tests/bench/results/<date>.json, under
+# 10 minutes. BENCH_ARGS passes options, e.g. BENCH_ARGS="--rates 2,5,10".
+bench: deps venv
+	@command -v wrk >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; }
+	@[ -x $(BIN)/py-spy ] || $(BIN)/pip install -q py-spy==0.4.3
+	$(BIN)/python -m tests.bench $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,0 +1,55 @@
+"""CPU time of a process and of the whole machine, from /proc."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_ms(pid: int) -> float:
+    """User + system CPU of every thread of `pid`, in ms (0.0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            raw = fh.read()
+    except OSError:
+        return 0.0
+    # The command name may hold spaces: the fields start after its ")".
+    fields = raw[raw.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / TICK
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot."""
+    with open("/proc/stat") as fh:
+        values = [int(v) for v in fh.readline().split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return sum(values) - idle, sum(values)
+
+
+@dataclass
+class CpuWindow:
+    """CPU used by some processes (and the machine) between start() and stop()."""
+
+    pids: dict[str, int]
+    started: dict | None = None
+    used_ms: dict | None = None
+    wall_s: float = 0.0
+    machine_busy: float = 0.0
+
+    def start(self) -> "CpuWindow":
+        self.started = {name: process_cpu_ms(pid) for name, pid in self.pids.items()}
+        self._machine = machine_ticks()
+        self._t0 = time.monotonic()
+        return self
+
+    def stop(self) -> "CpuWindow":
+        assert self.started is not None
+        self.used_ms = {name: round(process_cpu_ms(pid) - self.started[name], 1)
+                        for name, pid in self.pids.items()}
+        busy, total = machine_ticks()
+        self.wall_s = time.monotonic() - self._t0
+        dt = total - self._machine[1]
+        self.machine_busy = (busy - self._machine[0]) / dt if dt else 0.0
+        return self

@@ -1,0 +1,47 @@
+"""Front-door throughput: accepted GET /api/reverse_verify/ per second with no
+engine (`callverify api` alone, so no call is placed), beside a minimal aiohttp
+handler measured in the same run.  The load comes from Debian's `wrk`.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from tests.bench.cpu import CpuWindow
+
+LUA = Path(__file__).resolve().parent / "unique.lua"
+RESULT = re.compile(r"BENCH (.*)")
+
+
+def wrk_available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def run_wrk(url: str, *, api_key: str, callback_url: str, first_number: int,
+            seconds: int, connections: int, pid: int | None = None) -> dict:
+    """One bounded wrk run (1 thread: the other core serves); accepted/s and latency."""
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
+           "-s", str(LUA), url, "--", api_key, callback_url, str(first_number)]
+    cpu = CpuWindow({"server": pid} if pid else {}).start()
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30)
+    cpu.stop()
+    found = RESULT.search(out.stdout)
+    if out.returncode != 0 or not found:
+        raise RuntimeError(f"wrk failed ({out.returncode}): {out.stdout[-500:]} {out.stderr[-500:]}")
+    values = {k: int(v) for k, v in (kv.split("=") for kv in found.group(1).split())}
+    duration = values["duration_us"] / 1e6
+    result = {
+        "accepted": values["accepted"], "other": values["other"],
+        "errors": values["errors"], "seconds": round(duration, 2),
+        "accepted_per_s": round(values["accepted"] / duration, 1),
+        "latency_ms": {"p50": values["p50_us"] / 1000, "p99": values["p99_us"] / 1000},
+        "connections": connections, "machine_busy": round(cpu.machine_busy, 3),
+    }
+    if pid:
+        served = values["accepted"] + values["other"]
+        result["server_cpu_ms_per_request"] = (
+            round(cpu.used_ms["server"] / served, 3) if served else None)
+    return result
+

@@ -1,0 +1,171 @@
+"""Goals (issue 4), the knee of a sweep, and the printed table.
+
+Goals are reported next to each figure, never asserted: the bench's exit
+status says whether it ran, not whether callverify met them.
+"""
+from __future__ import annotations
+
+REFERENCE_RATE = 20  # the issue's latency goals hold "at 20 calls per second"
+
+
+def passed(step: dict) -> bool:
+    return step["calls"] > 0 and step["failed"] == 0 and step["wrong"] == 0
+
+
+def knee(steps: list[dict]) -> dict:
+    """Highest rate with zero failures and zero wrong verdicts, every lower rate
+    passing too (RFC 7502's session establishment rate); `reached` is False when
+    the highest rate tried still passed, so the knee is at least that."""
+    best, reached = None, False
+    for step in sorted(steps, key=lambda s: s["rate"]):
+        if not passed(step):
+            reached = True
+            break
+        best = step["rate"]
+    return {"rate": best, "reached": reached}
+
+
+def knee_ratio(engine: dict, dialplan: dict) -> dict:
+    """engine / dialplan knee, with what is known when a sweep never failed:
+    "bound" is "exact", ">=" (only the engine's knee lies above the sweep),
+    "<=" (only the dialplan's does) or "unknown" (neither failed)."""
+    e, d = engine["rate"], dialplan["rate"]
+    if not e or not d:
+        return {"ratio": 0.0 if d and engine["reached"] else None, "ratio_bound": "exact"}
+    bound = {(True, True): "exact", (False, True): ">=", (True, False): "<=",
+             (False, False): "unknown"}[(engine["reached"], dialplan["reached"])]
+    return {"ratio": round(e / d, 3), "ratio_bound": bound}
+
+
+def reference(steps: list[dict]) -> dict | None:
+    """The step at 20 calls/s, else the fastest one that passed."""
+    at = [s for s in steps if s["rate"] == REFERENCE_RATE]
+    if at:
+        return at[0]
+    ok = [s for s in steps if passed(s)]
+    return max(ok, key=lambda s: s["rate"]) if ok else None
+
+
+def _fmt(value, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        value = f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
+    return f"{value}{unit}"
+
+
+def _status(ok: bool | None) -> str:
+    return "-" if ok is None else ("met" if ok else "MISSED")
+
+
+def goals(results: dict) -> list[dict]:
+    """Each goal: the figure, the goal as text, and met / MISSED."""
+    engine, dialplan = results["knee"]["callverify"], results["knee"]["dialplan"]
+    ratio, bound = results["knee"].get("ratio"), results["knee"].get("ratio_bound", "exact")
+    ref = results.get("reference") or {}
+    conc = results.get("concurrency") or {}
+    fd = results.get("front_door") or {}
+    out = []
+
+    def add(name, value, goal, ok, unit=""):
+        out.append({"figure": name, "value": value, "unit": unit, "goal": goal,
+                    "status": _status(ok)})
+    knee_txt = "{}{} / {}{} calls/s".format(
+        "" if engine["reached"] else ">=", _fmt(engine["rate"]),
+        "" if dialplan["reached"] else ">=", _fmt(dialplan["rate"]))
+    add("knee callverify / dialplan", knee_txt, "", None)
+    if ratio is None or bound == "unknown":
+        ok = None
+    elif bound == ">=":
+        ok = True if ratio >= 0.9 else None
+    elif bound == "<=":
+        ok = False if ratio < 0.9 else None
+    else:
+        ok = ratio >= 0.9
+    shown = None if ratio is None else (f"{bound} {ratio}" if bound in (">=", "<=") else
+                                        ratio if bound == "exact" else f"? ({ratio} at the sweep's top)")
+    add("knee ratio callverify / dialplan", shown, ">= 0.9", ok)
+    peak = conc.get("peak_concurrent")
+    add("concurrent calls, 0 wrong, 0 failed", peak, ">= 100",
+        None if peak is None else (peak >= 100 and passed(conc)))
+    cpu = ref.get("service_cpu_ms_per_verification_net")
+    add(f"service CPU per verification @{_fmt(ref.get('rate'))}/s", cpu, "<= 10 ms",
+        None if cpu is None else cpu <= 10, " ms")
+    r2i = (ref.get("request_to_invite_ms") or {}).get("p99")
+    add(f"request-to-INVITE p99 @{_fmt(ref.get('rate'))}/s", r2i, "<= 50 ms",
+        None if r2i is None else r2i <= 50, " ms")
+    l2c = (ref.get("last_digit_to_verdict_ms") or {}).get("p99")
+    add(f"last-digit-to-callback p99 @{_fmt(ref.get('rate'))}/s", l2c, "<= 100 ms",
+        None if l2c is None else l2c <= 100, " ms")
+    rps = (fd.get("callverify") or {}).get("accepted_per_s")
+    add("front door accepted/s", rps, ">= 2000", None if rps is None else rps >= 2000)
+    fr = fd.get("ratio")
+    add("front door / minimal aiohttp", fr, ">= 0.3", None if fr is None else fr >= 0.3)
+    return out
+
+
+def table(results: dict) -> str:
+    lines = ["", "callverify benchmark  " + results["meta"]["date"]
+             + f"  ({results['meta']['cpus']} CPUs, {results['meta']['asterisk']})", ""]
+    rows = [("figure", "value", "goal", "")]
+    rows += [(g["figure"], _fmt(g["value"], g["unit"]), g["goal"], g["status"])
+             for g in results["goals"]]
+    ref, base = results.get("reference") or {}, results.get("dialplan_reference") or {}
+    if ref:
+        rows.append((f"API latency p50 / p99 @{_fmt(ref['rate'])}/s",
+                     f"{_fmt(ref['request_latency_ms']['p50'])} / "
+                     f"{_fmt(ref['request_latency_ms']['p99'])} ms", "", ""))
+        rows.append((f"Asterisk CPU per call @{_fmt(ref['rate'])}/s: callverify / dialplan",
+                     f"{_fmt(ref.get('asterisk_cpu_ms_per_call_net'))} / "
+                     f"{_fmt(base.get('asterisk_cpu_ms_per_call_net'))} ms", "", ""))
+    widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
+    for i, row in enumerate(rows):
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines += ["", "sweep, then the concurrency hold and the three-process step (late: INVITE "
+              "over {} s after the request, counted as failed; net CPU: idle use taken off;\n"
+              "busy: all CPUs; other: cores used by processes outside the bench)".format(
+                  _fmt((results["steps"] or [{}])[0].get("establish_threshold_s")))]
+    head = ("step", "calls", "ok", "fail", "late", "wrong", "peak", "svc ms/v", "ast ms/c",
+            "r2I p50/p99", "digit2v p50/p99", "API p50/p99", "busy", "other")
+    srows = [head]
+    extra = [results[k] for k in ("concurrency", "split") if results.get(k)]
+    for s in results["steps"] + extra:
+        srows.append((s["label"], s["calls"], s["completed"], s["failed"], s["late"], s["wrong"],
+                      s["peak_concurrent"], _fmt(s.get("service_cpu_ms_per_verification_net")),
+                      _fmt(s.get("asterisk_cpu_ms_per_call_net")),
+                      "{}/{}".format(_fmt(s["request_to_invite_ms"]["p50"]),
+                                     _fmt(s["request_to_invite_ms"]["p99"])),
+                      "{}/{}".format(_fmt(s["last_digit_to_verdict_ms"]["p50"]),
+                                     _fmt(s["last_digit_to_verdict_ms"]["p99"])),
+                      "{}/{}".format(_fmt(s["request_latency_ms"]["p50"]),
+                                     _fmt(s["request_latency_ms"]["p99"])),
+                      f"{100 * s['machine_busy']:.0f}%", _fmt(s.get("other_cores"))))
+    widths = [max(len(str(r[i])) for r in srows) for i in range(len(head))]
+    for row in srows:
+        lines.append("  ".join(str(c).rjust(w) if j else str(c).ljust(w)
+                               for j, (c, w) in enumerate(zip(row, widths))))
+    split = results.get("split") or {}
+    if split.get("cpu_ms_per_verification"):
+        parts = ", ".join(f"{k} {v:.1f} ms" for k, v in split["cpu_ms_per_verification"].items())
+        lines += ["", f"CPU per verification, service as three processes @{_fmt(split['rate'])}/s:"
+                  f" {parts} (gross)"]
+    fd = results.get("front_door") or {}
+    if fd:
+        lines += ["", "front door (wrk, {} connections, {} s each):".format(
+            fd["callverify"]["connections"], fd["callverify"]["seconds"])]
+        for name in ("callverify", "minimal"):
+            r = fd[name]
+            lines.append(f"  {name:10} {r['accepted_per_s']:8.0f} accepted/s  p50 "
+                         f"{r['latency_ms']['p50']:.1f} ms  p99 {r['latency_ms']['p99']:.1f} ms"
+                         f"  server CPU {r.get('server_cpu_ms_per_request', 0):.3f} ms/request")
+    for name, prof in (results.get("profiles") or {}).items():
+        if not prof.get("samples"):
+            continue
+        owners = ", ".join(f"{o} {p}%" for o, p in prof["owner_self_pct"][:6])
+        top = "; ".join(f"{f} {p}%" for f, p in prof["self_pct"][:5])
+        mine = "; ".join(f"{f} {p}%" for f, p in prof["callverify_inclusive_pct"][:6])
+        lines += ["", f"profile {name} ({prof['samples']} busy samples): {owners}",
+                  f"  top self: {top}", f"  callverify functions (inclusive): {mine}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,168 @@
+"""One load step: `count` calls at `rate` calls/s against one system, with a
+sipp phone answering every call and keying the code, then the figures.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import time
+
+import redis
+
+from tests.bench.cpu import CpuWindow
+from tests.bench.stack import PHONE_PORT
+from tests.bench.stats import ms_summary, peak_overlap
+from tests.bench.systems import CODE, Attempt
+from tests.phones.phone import SipPhone
+
+CALL_TAIL_S = 30.0      # after the last request: ring + prompts + a slow verdict
+PHONE_TAIL_S = 15.0     # after the last verdict: closing prompt and BYE
+# RFC 7502 counts a session attempt not set up within the establishment
+# threshold time as failed; here: the INVITE must reach the phone within this
+# long of the request, or the verification counts as failed even if it matched.
+ESTABLISH_S = 1.0
+
+
+class Numbers:
+    """E.164 numbers 1555xxxxxxx, never the same twice in a run (60 s flood rule)."""
+
+    def __init__(self, first: int = 1) -> None:
+        self.next = first
+
+    def take(self, count: int) -> list[str]:
+        out = [f"1555{n:07d}" for n in range(self.next, self.next + count)]
+        self.next += count
+        return out
+
+
+async def wait_idle(system, timeout: float = 20.0) -> int:
+    """Wait until Asterisk holds no channel; returns how many were left."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = len(await system.channels())
+        if not left or time.monotonic() > deadline:
+            return left
+        await asyncio.sleep(0.2)
+
+
+def command_counts(redis_url: str | None) -> dict[str, int]:
+    """Redis's own count of each command served (scripts' inner commands included)."""
+    if not redis_url:
+        return {}
+    client = redis.Redis.from_url(redis_url)
+    try:
+        return {k.removeprefix("cmdstat_"): v["calls"]
+                for k, v in client.info("commandstats").items()}
+    finally:
+        client.close()
+
+
+def commands_per_call(before: dict, after: dict, calls: int) -> dict:
+    diff = {k: after[k] - before.get(k, 0) for k in after if after[k] > before.get(k, 0)}
+    diff.pop("info", None)
+    top = sorted(diff.items(), key=lambda kv: -kv[1])[:8]
+    return {"total": round(sum(diff.values()) / calls, 1) if calls else None,
+            "top": {k: round(v / calls, 2) for k, v in top} if calls else {}}
+
+
+async def run_step(system, rate: float, numbers: list[str], pids: dict[str, int],
+                   channels, *, delay_ms: int = 1000, label: str = "",
+                   redis_url: str | None = None) -> dict:
+    """Offer len(numbers) calls at `rate`/s (open loop) and measure them.
+
+    `channels` is a DialplanBaseline (its ARI client lists Asterisk's channels);
+    with `redis_url`, Redis's command counts per call are reported too.
+    """
+    count = len(numbers)
+    phone = SipPhone("answer_dtmf", keys=CODE + "#", port=PHONE_PORT, calls=count,
+                     delay_ms=delay_ms, extra_args=("-l", "10000"))
+    await asyncio.to_thread(phone.start)
+    # sipp is gone (reaped) when the step ends: its CPU comes from our children's usage.
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    attempts = [Attempt(n) for n in numbers]
+    commands = command_counts(redis_url)
+    cpu = CpuWindow(pids).start()
+    t0 = time.monotonic()
+    tasks = []
+    for i, attempt in enumerate(attempts):
+        await asyncio.sleep(max(0.0, t0 + i / rate - time.monotonic()))
+        tasks.append(asyncio.create_task(system.place(attempt)))
+    offered_s = time.monotonic() - t0
+    await asyncio.gather(*tasks)
+    deadline = time.monotonic() + CALL_TAIL_S
+    while not all(a.ended for a in attempts) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    try:
+        await asyncio.to_thread(phone.wait, PHONE_TAIL_S)
+    except TimeoutError:
+        pass
+    left = await wait_idle(channels)
+    cpu.stop()
+    await asyncio.to_thread(phone.stop)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu.used_ms["sipp"] = round(1000 * (after.ru_utime + after.ru_stime
+                                        - children.ru_utime - children.ru_stime), 1)
+    result = figures(system.name, rate, attempts, phone, cpu, offered_s)
+    result["label"] = label or f"{system.name} {rate:g}/s"
+    result["channels_left"] = left
+    result["phone_exit"] = phone.returncode
+    if redis_url:
+        result["redis_commands_per_call"] = commands_per_call(
+            commands, command_counts(redis_url), len(numbers))
+    await asyncio.to_thread(phone.cleanup)
+    return result
+
+
+def figures(name: str, rate: float, attempts: list[Attempt], phone: SipPhone,
+            cpu: CpuWindow, offered_s: float) -> dict:
+    """Counts, latencies, concurrency and CPU of one step."""
+    invites = {inv.request_user: inv for inv in phone.invites}
+    number_of_call = {inv.call_id: inv.request_user for inv in invites.values()}
+    events = phone.events
+    started = {ev.call_id: ev.time for ev in events if ev.name == "INVITE"}
+    ended = {ev.call_id: ev.time for ev in events if ev.name == "END"}
+    played = {number_of_call.get(ev.call_id): ev.time for ev in events if ev.name == "PLAY"}
+    last_key = phone.key_schedule[len(CODE) - 1]
+    last_key_s = (last_key.offset_ms + last_key.tone_ms) / 1000  # end packet: Asterisk's digit
+    step_end = time.time()
+
+    late = {a.number for a in attempts
+            if a.number in invites and invites[a.number].time - a.sent > ESTABLISH_S}
+    completed = sum(a.verdict == "match" and a.number not in late for a in attempts)
+    wrong = sum(a.verdict == "nomatch" for a in attempts)
+    to_invite = [invites[a.number].time - a.sent for a in attempts if a.number in invites]
+    answer_to_invite = [invites[a.number].time - a.answered_at for a in attempts
+                        if a.number in invites and a.answered_at]
+    to_verdict = [a.verdict_at - (played[a.number] + last_key_s) for a in attempts
+                  if a.verdict in ("match", "nomatch") and a.number in played]
+    used = cpu.used_ms or {}
+    calls = len(attempts)
+    return {
+        "system": name, "rate": rate, "calls": calls,
+        "offered_s": round(offered_s, 2),
+        "achieved_rate": round((calls - 1) / offered_s, 2) if offered_s else None,
+        "accepted": sum(a.accepted for a in attempts),
+        "completed": completed, "wrong": wrong, "failed": calls - completed - wrong,
+        "late": len(late), "establish_threshold_s": ESTABLISH_S,
+        "refused": sorted({a.response for a in attempts if not a.accepted}),
+        "unanswered": sum(a.verdict == "unanswered" for a in attempts),
+        "no_verdict": sum(not a.verdict for a in attempts),
+        "invites": len(invites),
+        "peak_concurrent": peak_overlap((t, ended.get(cid, step_end))
+                                        for cid, t in started.items()),
+        "request_to_invite_ms": ms_summary(to_invite),
+        "response_to_invite_ms": ms_summary(answer_to_invite),
+        "last_digit_to_verdict_ms": ms_summary(to_verdict),
+        "request_latency_ms": ms_summary(a.answered_at - a.sent for a in attempts if a.sent),
+        "cpu_ms": used, "wall_s": round(cpu.wall_s, 2),
+        "machine_busy": round(cpu.machine_busy, 3),
+        # CPU of processes that are not part of the bench (other work on the machine)
+        "other_cores": round(max(0.0, cpu.machine_busy * len(os.sched_getaffinity(0))
+                                 - sum(used.values()) / 1000 / cpu.wall_s), 2)
+        if cpu.wall_s else None,
+        "service_cpu_ms_per_verification": round(used["service"] / completed, 2)
+        if completed and name == "callverify" and "service" in used else None,
+        "asterisk_cpu_ms_per_call": round(used["asterisk"] / calls, 2) if calls else None,
+        "sipp_cpu_ms_per_call": round(used["sipp"] / calls, 2) if calls else None,
+    }

@@ -1,0 +1,49 @@
+"""The bench's own arithmetic: percentiles, concurrency, the knee, the profile."""
+from __future__ import annotations
+
+from tests.bench.profile import summarize
+from tests.bench.report import knee, knee_ratio
+from tests.bench.stats import ms_summary, peak_overlap, percentile
+
+
+def step(rate, failed=0, wrong=0):
+    return {"rate": rate, "calls": 10, "failed": failed, "wrong": wrong}
+
+
+def test_nearest_rank_percentiles_never_invent_values():
+    values = list(range(1, 31))
+    assert percentile(values, 50) == 15
+    assert percentile(values, 99) == 30
+    assert percentile([], 99) is None
+    assert ms_summary([0.010, 0.020]) == {"n": 2, "p50": 10.0, "p99": 20.0, "max": 20.0}
+
+
+def test_peak_overlap_counts_calls_up_at_once():
+    assert peak_overlap([(0, 10), (1, 2), (3, 4), (3.5, 5)]) == 3
+    assert peak_overlap([(0, 1), (1, 2)]) == 1  # one ends as the next starts
+
+
+def test_knee_is_the_last_clean_rate_before_the_first_failure():
+    assert knee([step(5), step(10), step(20, failed=1), step(30)]) == {"rate": 10, "reached": True}
+    assert knee([step(5), step(10)]) == {"rate": 10, "reached": False}
+    assert knee([step(5, wrong=1)]) == {"rate": None, "reached": True}
+
+
+def test_knee_ratio_says_when_it_is_only_a_bound():
+    assert knee_ratio({"rate": 20, "reached": True}, {"rate": 40, "reached": False}) == \
+        {"ratio": 0.5, "ratio_bound": "<="}
+    assert knee_ratio({"rate": 20, "reached": True}, {"rate": 40, "reached": True})["ratio_bound"] \
+        == "exact"
+
+
+def test_profile_summary_leaves_out_the_idle_loop(tmp_path):
+    raw = tmp_path / "p.raw"
+    raw.write_text(
+        "run (engine/service.py:1);Engine._call (engine/worker.py:2);"
+        "AriRest.request (engine/ari/rest.py:3);write (asyncio/selector_events.py:4) 3\n"
+        "run (engine/service.py:1);EpollSelector.select (selectors.py:5) 5\n"
+        "run (engine/service.py:1);execute (redis/asyncio/client.py:6) 1\n")
+    summary = summarize(raw)
+    assert summary["samples"] == 4 and summary["idle_samples"] == 5
+    assert summary["owner_self_pct"][0] == ["asyncio", 75.0]
+    assert ["AriRest.request (engine/ari/rest.py)", 75.0] in summary["callverify_inclusive_pct"]
