@@ -1,5 +1,6 @@
 """The test phones' pure parts: the RFC 4733 pcap, the scenario templates, the
-sipp log reader.  What Asterisk gets from these is proven in tests/integration."""
+sipp log reader, the leftover-call finder.  What Asterisk makes of them is
+proven in tests/integration."""
 from __future__ import annotations
 
 import struct
@@ -10,8 +11,9 @@ import pytest
 
 from tests.phones.dtmf_pcap import (PCAP_EPOCH, build_dtmf_stream, decode_events, parse_rtp,
                                     read_pcap, write_dtmf_pcap)
+from tests.phones.leftover import unfinished_calls
 from tests.phones.scenarios import SCENARIOS, render_scenario
-from tests.phones.sipp_logs import invites_from, parse_events, parse_messages
+from tests.phones.sipp_logs import SipMessage, invites_from, parse_events, parse_messages
 
 TE = 101  # telephone-event payload type
 
@@ -168,3 +170,21 @@ def test_scenario_events_are_read_from_the_log(tmp_path):
     (event,) = parse_events(log)
     assert (event.name, event.call_id) == ("PLAY", "1-2@127.0.0.1")
     assert event.time == pytest.approx(1700000000.25)
+
+
+def test_a_stopped_phone_knows_which_calls_it_must_still_end():
+    def msg(direction, text):
+        return SipMessage(0.0, direction, text.replace("|", "\n"))
+    invite = "INVITE sip:1@h SIP/2.0|Call-ID: {c}|CSeq: 1 INVITE|From: <sip:a@h>;tag=x|"
+    answered = [msg("received", invite.format(c="a")),
+                msg("sent", "SIP/2.0 200 OK|Call-ID: a|CSeq: 1 INVITE|To: <sip:1@h>;tag=t|"),
+                msg("received", "ACK sip:p SIP/2.0|Call-ID: a|CSeq: 1 ACK|")]
+    ringing = [msg("received", invite.format(c="r")),
+               msg("sent", "SIP/2.0 180 Ringing|Call-ID: r|CSeq: 1 INVITE|To: <sip:1@h>;tag=t|")]
+    over = [msg("received", invite.format(c="o")),
+            msg("sent", "SIP/2.0 486 Busy Here|Call-ID: o|CSeq: 1 INVITE|To: <sip:1@h>;tag=t|")]
+    hung_up = answered + [msg("received", "BYE sip:p SIP/2.0|Call-ID: a|CSeq: 2 BYE|")]
+
+    left = unfinished_calls(answered + ringing + over)
+    assert {cid: c["final"] for cid, c in left.items()} == {"a": 200, "r": None}
+    assert unfinished_calls(hung_up) == {}
