@@ -81,10 +81,15 @@ class Deliverer:
         self._lease = redis.register_script(LEASE_LUA)
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task] = set()
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Ask `run` to return once the deliveries in flight are sent."""
+        self._stopping.set()
 
     async def run(self) -> None:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as http:
-            while True:
+            while not self._stopping.is_set():
                 now = time.time()
                 due = await self._lease(keys=[DUE], args=[now, now + LEASE_SECONDS, 50])
                 for raw_id in due:
@@ -94,6 +99,8 @@ class Deliverer:
                     task.add_done_callback(self._tasks.discard)
                 if not due:
                     await self.redis.blpop([WAKE], timeout=0.5)
+            if self._tasks:
+                await asyncio.wait(set(self._tasks), timeout=self.timeout)
 
     async def _send(self, http: aiohttp.ClientSession, delivery_id: str) -> None:
         try:

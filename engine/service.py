@@ -30,6 +30,7 @@ class Service:
         self.store: Store | None = None
         self.ari: AriClient | None = None
         self.engine: Engine | None = None
+        self.deliverer: Deliverer | None = None
         self._runner = None
         self._tasks: dict[str, asyncio.Task] = {}
 
@@ -46,11 +47,11 @@ class Service:
             await self.ari.start(wait=2.0)
             self._tasks["engine"] = loop.create_task(self.engine.run())
         if "delivery" in self.components:
-            deliverer = Deliverer(self.redis, timeout=s.callback_timeout,
+            self.deliverer = Deliverer(self.redis, timeout=s.callback_timeout,
                                   backoff_base=s.delivery_backoff_base,
                                   backoff_max=s.delivery_backoff_max,
                                   give_up_seconds=s.delivery_give_up_seconds)
-            self._tasks["delivery"] = loop.create_task(deliverer.run())
+            self._tasks["delivery"] = loop.create_task(self.deliverer.run())
         if "api" in self.components:
             from api.app import start_api
             self._runner = await start_api(s)
@@ -61,16 +62,28 @@ class Service:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        for task in self._tasks.values():
-            task.cancel()
-        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        if self.engine is not None:
+            self.engine.stop_taking()
+        if self.deliverer is not None:
+            self.deliverer.stop()
+        if self._tasks:
+            # The loops return by themselves; cancelling is the last resort.
+            _, late = await asyncio.wait(set(self._tasks.values()), timeout=15)
+            for task in late:
+                log.warning("a service loop did not stop in time; cancelling it")
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=5)
         self._tasks.clear()
         if self.engine is not None:
             await self.engine.drain(grace)
         if self.ari is not None:
             await self.ari.stop()
         if self.redis is not None:
-            await self.redis.aclose()
+            try:
+                await asyncio.wait_for(self.redis.aclose(), 5)
+            except TimeoutError:
+                log.warning("Redis connections did not close in 5 s")
 
     async def __aenter__(self) -> "Service":
         await self.start()

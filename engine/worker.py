@@ -36,6 +36,7 @@ class Engine:
         self.calls: dict[str, Call] = {}
         self._slots = asyncio.Semaphore(settings.max_concurrent_calls)
         self._tasks: set[asyncio.Task] = set()
+        self._stopping = asyncio.Event()
         ari.on_connect(self.reconcile)
 
     def channel_id(self, verification_id: str) -> str:
@@ -45,17 +46,28 @@ class Engine:
         prefix = f"{self.ari.app}."
         return channel_id[len(prefix):] if channel_id.startswith(prefix) else None
 
+    def stop_taking(self) -> None:
+        """Ask `run` to return; it does within about a second (see `drain`)."""
+        self._stopping.set()
+
     async def run(self) -> None:
-        """Take jobs until cancelled (see `drain` for the calls in progress)."""
+        """Take jobs until `stop_taking` (see `drain` for the calls in progress).
+
+        Every wait is short and the loop checks the stop flag, so stopping
+        never cancels a blocked Redis read (redis-py can lose a cancellation
+        there and hang).
+        """
         await self.queue.ensure_group()
         for job in await self.queue.own_pending():
             await self._start(job)
         last_claim = 0.0
-        while True:
+        while not self._stopping.is_set():
             await self._slots.acquire()
             self._slots.release()
             # While ARI is unreachable jobs wait in the stream instead of failing.
-            await self.ari.events.connected.wait()
+            if not self.ari.events.connected.is_set():
+                await asyncio.sleep(0.2)
+                continue
             if time.monotonic() - last_claim > 30:
                 last_claim = time.monotonic()
                 for job in await self.queue.claim_stale(int(self.settings.claim_idle_seconds * 1000)):
@@ -74,7 +86,8 @@ class Engine:
         _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
         for task in pending:
             task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        if pending:
+            await asyncio.wait(pending, timeout=5)
 
     async def _start(self, job: Job) -> None:
         await self._slots.acquire()
