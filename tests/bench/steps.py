@@ -163,6 +163,7 @@ def figures(name: str, rate: float, attempts: list[Attempt], phone: SipPhone,
         if cpu.wall_s else None,
         "service_cpu_ms_per_verification": round(used["service"] / completed, 2)
         if completed and name == "callverify" and "service" in used else None,
-        "asterisk_cpu_ms_per_call": round(used["asterisk"] / calls, 2) if calls else None,
+        "asterisk_cpu_ms_per_call": round(used["asterisk"] / calls, 2)
+        if calls and "asterisk" in used else None,
         "sipp_cpu_ms_per_call": round(used["sipp"] / calls, 2) if calls else None,
     }
