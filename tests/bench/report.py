@@ -50,7 +50,8 @@ def _fmt(value, unit: str = "") -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        value = f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
+        value = (f"{value:.2f}" if abs(value) < 1 else f"{value:.1f}" if abs(value) < 100
+                 else f"{value:.0f}")
     return f"{value}{unit}"
 
 
@@ -115,6 +116,9 @@ def table(results: dict) -> str:
         rows.append((f"API latency p50 / p99 @{_fmt(ref['rate'])}/s",
                      f"{_fmt(ref['request_latency_ms']['p50'])} / "
                      f"{_fmt(ref['request_latency_ms']['p99'])} ms", "", ""))
+        r2i = ref.get("response_to_invite_ms") or {}
+        rows.append((f"API answer to INVITE p50 / p99 @{_fmt(ref['rate'])}/s",
+                     f"{_fmt(r2i.get('p50'))} / {_fmt(r2i.get('p99'))} ms", "", ""))
         rows.append((f"Asterisk CPU per call @{_fmt(ref['rate'])}/s: callverify / dialplan",
                      f"{_fmt(ref.get('asterisk_cpu_ms_per_call_net'))} / "
                      f"{_fmt(base.get('asterisk_cpu_ms_per_call_net'))} ms", "", ""))
