@@ -178,6 +178,9 @@ class Call:
             return
         if not self.record.hung_up_by:
             self.record.hung_up_by = "us"
+        if not self.record.cause:
+            # Our own clearing is normal; Asterisk's event saying so comes after we stop reading.
+            self.record.cause, self.record.cause_txt = 16, "Normal Clearing"
         try:
             await self.ari.rest.hang_up(self.channel_id, reason)
         finally:
