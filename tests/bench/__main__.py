@@ -53,11 +53,41 @@ def with_net_cpu(step: dict, idle: dict) -> dict:
     return step
 
 
-async def sweep_and_hold(args, state, svc, api, base, pids, idle, t_start, log) -> dict:
+class Guarded:
+    """Runs callverify steps, restarting `callverify run` if something outside the
+    bench ended it (the step it died in is run again once, and counted)."""
+
+    def __init__(self, svc, api, pids: dict, log) -> None:
+        self.svc, self.api, self.pids, self.log = svc, api, pids, log
+        self.restarts: list[str] = []
+
+    async def _revive(self, why: str) -> None:
+        self.restarts.append(f"{why} (exit {self.svc.proc.returncode})")
+        print(f"  callverify run exited ({why}); restarting it", flush=True)
+        await asyncio.to_thread(self.svc.start)
+        self.pids["service"] = self.svc.pid
+        await self.api.close()  # its keep-alive connections went with the process
+        await self.api.open()
+
+    async def step(self, system, *args, **kwargs) -> dict:
+        for attempt in range(2):
+            if system is self.api and self.svc.proc.poll() is not None:
+                await self._revive("before a step")
+            numbers = args[1] if attempt == 0 else [f"1556{n[4:]}" for n in args[1]]
+            result = await run_step(system, args[0], numbers, self.pids, *args[2:], **kwargs)
+            if system is not self.api or self.svc.proc.poll() is None:
+                return result
+            await self._revive(f"during {result['label']}")
+            result["service_exited"] = True
+        return result
+
+
+async def sweep_and_hold(args, state, guard: Guarded, base, idle, t_start, log) -> dict:
     numbers = Numbers()
+    api, svc = guard.api, guard.svc
     redis_url = svc.env["CALLVERIFY_REDIS_URL"]
-    await run_step(api, 2, numbers.take(4), pids, base, label="warm-up callverify")
-    await run_step(base, 2, numbers.take(4), pids, base, label="warm-up dialplan")
+    await guard.step(api, 2, numbers.take(4), base, label="warm-up callverify")
+    await guard.step(base, 2, numbers.take(4), base, label="warm-up dialplan")
     steps, failed, skipped = [], set(), []
     for rate in [float(r) for r in args.rates.split(",")]:
         count = max(args.min_calls, round(rate * args.step_seconds))
@@ -67,24 +97,26 @@ async def sweep_and_hold(args, state, svc, api, base, pids, idle, t_start, log) 
             if time.monotonic() - t_start + count / rate + 25 > args.budget - RESERVE_S:
                 skipped.append(f"{system.name} {rate:g}/s")
                 continue
-            step = with_net_cpu(await run_step(system, rate, numbers.take(count), pids, base,
-                                                redis_url=redis_url), idle)
+            step = with_net_cpu(await guard.step(system, rate, numbers.take(count), base,
+                                                 redis_url=redis_url), idle)
             log(step)
             steps.append(step)
             if not report.passed(step):
                 failed.add(system.name)
     # Concurrency: keys come after the whole enter-code prompt, so calls last ~16 s.
-    hold = with_net_cpu(await run_step(api, 10, numbers.take(args.hold_calls), pids, base,
-                                       delay_ms=9000, label="callverify hold 10/s",
-                                       redis_url=redis_url), idle)
+    hold = with_net_cpu(await guard.step(api, 10, numbers.take(args.hold_calls), base,
+                                         delay_ms=9000, label="callverify hold 10/s",
+                                         redis_url=redis_url), idle)
     log(hold)
     prof = {}
     if not args.no_profile and profile.py_spy():
         n, rate = 120, report.REFERENCE_RATE
+        if svc.proc.poll() is not None:
+            await guard._revive("before the profile")
         raw = Path(tempfile.mkdtemp(prefix="cvbench-prof-")) / "engine.raw"
         spy = profile.start_record(svc.pid, (n - 1) / rate + 6, raw)
         await asyncio.sleep(0.5)
-        profiled = await run_step(api, rate, numbers.take(n), pids, base,
+        profiled = await run_step(api, rate, numbers.take(n), guard.pids, base,
                                   label=f"callverify {rate}/s under py-spy")
         prof["callverify run (engine step)"] = {
             **profile.finish(spy, raw, 30), "step": {k: profiled[k] for k in (
@@ -204,7 +236,8 @@ async def run(args) -> dict:
         idle_window.stop()
         idle = {k: v / idle_window.wall_s for k, v in idle_window.used_ms.items()}
         try:
-            sweep = await sweep_and_hold(args, state, svc, api, base, pids, idle, t_start, log)
+            guard = Guarded(svc, api, pids, log)
+            sweep = await sweep_and_hold(args, state, guard, base, idle, t_start, log)
             split = await split_step(svc, api, base, state, pids, workdir, sweep["numbers"],
                                      log)
         finally:
@@ -229,6 +262,7 @@ async def run(args) -> dict:
                    reference=report.reference(by["callverify"]),
                    dialplan_reference=report.reference(by["dialplan"]),
                    concurrency=sweep["hold"], split=split, front_door=fd,
+                   service_restarts=guard.restarts,
                    profiles={**sweep["profiles"], **fd_prof},
                    duration_s=round(time.monotonic() - t_start, 1), workdir=str(workdir))
     results["goals"] = report.goals(results)

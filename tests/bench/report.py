@@ -172,4 +172,9 @@ def table(results: dict) -> str:
         mine = "; ".join(f"{f} {p}%" for f, p in prof["callverify_inclusive_pct"][:6])
         lines += ["", f"profile {name} ({prof['samples']} busy samples): {owners}",
                   f"  top self: {top}", f"  callverify functions (inclusive): {mine}"]
+    if results.get("service_restarts"):
+        lines += ["", "callverify run was ended from outside the bench and restarted (the step "
+                  "it died in ran again): " + "; ".join(results["service_restarts"])]
+    if results.get("skipped"):
+        lines += ["", "skipped for the time budget: " + ", ".join(results["skipped"])]
     return "\n".join(lines) + "\n"
