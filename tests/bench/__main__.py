@@ -203,7 +203,8 @@ def meta(state: dict) -> dict:
             "cpus": len(os.sched_getaffinity(0)),
             "python": platform.python_version(),
             "asterisk": " ".join(asterisk.split()[:2]) or "?",
-            "sipp": (run(["sipp", "-v"]).strip().splitlines() or ["?"])[-1].strip(),
+            "sipp": next((line.strip().rstrip(".") for line in run(["sipp", "-v"]).splitlines()
+                          if "SIPp v" in line), "?"),
             "commit": run(["git", "-C", str(stack.ROOT), "rev-parse", "--short", "HEAD"]).strip(),
             "sandbox_instance": stack.INSTANCE, "phone_port": stack.PHONE_PORT}
 
