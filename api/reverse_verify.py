@@ -150,25 +150,17 @@ async def decide(request: ReverseVerifyRequest, store: Store,
 
     Returns the return code and, when accepted, the new verification's id.
     """
-    account = await store.account_by_api_key(request.api_key)
-    if account is None:
-        return ReturnCode.INVALID_API_KEY, ""
-    if account.disabled:
-        return ReturnCode.KEY_DISABLED, ""
-    refusal = dialing_refusal(request, settings)
-    if refusal is not None:
-        return refusal, ""
-    if await store.dnc_contains(request.e164):
-        return ReturnCode.DO_NOT_CALL, ""
     record = {
         "flow": "dtmf", "country_code": request.country_code,
         "phone_number": request.phone_number, "code": request.code,
         "caller_id": request.caller_id or settings.default_caller_id,
         "callback_url": request.callback_url, "secret": request.secret,
     }
-    result, verification_id = await store.accept(
-        account.account_id, request.e164, record,
-        price=settings.call_price, flood_seconds=settings.flood_seconds)
+    # 8/7 are pure and decided here; the script ranks them after 1/5 as documented.
+    refusal = dialing_refusal(request, settings)
+    result, verification_id, _ = await store.accept_by_api_key(
+        request.api_key, request.e164, record, price=settings.call_price,
+        flood_seconds=settings.flood_seconds, refusal=int(refusal or 0))
     result = ReturnCode(result)
     return result, verification_id if result == ReturnCode.ACCEPTED else ""
 

@@ -30,11 +30,11 @@ async def test_503_when_redis_is_unreachable(serve):
 async def test_unexpected_error_is_503_and_logged_without_secrets(api, monkeypatch, caplog):
     _, api_key = await api.account()
 
-    async def broken(self, e164):
+    async def broken(self, key, e164, record, **kwargs):
         message = f"leaked {e164} {CODE} {api_key}"
         raise RuntimeError(message)  # the traceback shows this line, not the message
 
-    monkeypatch.setattr(Store, "dnc_contains", broken)
+    monkeypatch.setattr(Store, "accept_by_api_key", broken)
     caplog.set_level(logging.INFO)
     status, content_type, body = await api.get(
         api_key=api_key, phone_number="5551234567", country_code="1", code=CODE,
