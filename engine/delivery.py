@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import aiohttp
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 from yarl import URL
 
 log = logging.getLogger(__name__)
@@ -51,20 +50,16 @@ class Delivery:
     created_at: float
 
 
-def enqueue(pipe: Pipeline, method: str, url: str, *, params: dict | None = None,
-            payload: dict | None = None, kind: str = "") -> str:
-    """Add a delivery to a transaction; GET carries `params`, POST a JSON `payload`."""
-    delivery_id = secrets.token_hex(8)
+def new_delivery(method: str, url: str, *, params: dict | None = None,
+                 payload: dict | None = None, kind: str = "") -> dict:
+    """A delivery's id, hash fields and due time; GET carries `params`, POST a JSON `payload`."""
     if params:
         url = str(URL(url).extend_query(params))
-    pipe.hset(delivery_key(delivery_id), mapping={
-        "method": method, "url": url, "kind": kind, "attempts": 0,
+    now = time.time()
+    return {"id": secrets.token_hex(8), "due": now, "fields": {
+        "method": method, "url": url, "kind": kind, "attempts": "0",
         "body": json.dumps(payload) if payload is not None else "",
-        "created_at": f"{time.time():.3f}"})
-    pipe.zadd(DUE, {delivery_id: time.time()})
-    pipe.rpush(WAKE, delivery_id)
-    pipe.ltrim(WAKE, -1000, -1)
-    return delivery_id
+        "created_at": f"{now:.3f}"}}
 
 
 class Deliverer:

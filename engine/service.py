@@ -40,7 +40,8 @@ class Service:
         self.store = Store(self.redis, s.code_key)
         loop = asyncio.get_running_loop()
         if "engine" in self.components:
-            self.ari = AriClient(s.ari_url, s.ari_user, s.ari_password, s.ari_app)
+            self.ari = AriClient(s.ari_url, s.ari_user, s.ari_password, s.ari_app,
+                                 ignored_events=("ChannelVarset",))
             self.engine = Engine(s, self.redis, self.store, self.ari)
             # Do not hold the API back while Asterisk is away: the engine waits
             # for ARI before taking jobs, and the queue keeps them meanwhile.

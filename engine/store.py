@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from engine.delivery import DUE, WAKE
+
 ACCOUNT_SEQ = "cv:accounts:seq"
 FIRST_ACCOUNT_ID = 100000
 DNC = "cv:dnc"
@@ -95,6 +97,27 @@ return {0, account_id}
 """
 
 
+# A verification's verdict is written once, with its deliveries (KEYS[2..3] are
+# the delivery queue's due set and wake list); a later finish only completes
+# the end-of-call fields.
+FINISH_LUA = """
+local function hset_all(key, fields)
+  for k, v in pairs(fields) do redis.call('HSET', key, k, v) end
+end
+if redis.call('HGET', KEYS[1], 'status') == 'done' then
+  hset_all(KEYS[1], cjson.decode(ARGV[3]))
+  return 0
+end
+hset_all(KEYS[1], cjson.decode(ARGV[2]))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+for _, d in ipairs(cjson.decode(ARGV[4])) do
+  hset_all('cv:delivery:' .. d.id, d.fields)
+  redis.call('ZADD', KEYS[2], d.due, d.id)
+  redis.call('RPUSH', KEYS[3], d.id)
+end
+redis.call('LTRIM', KEYS[3], -1000, -1)
+return 1
+"""
 class Store:
     """Domain operations on Redis shared by the API, the engine and the CLI."""
 
@@ -102,6 +125,7 @@ class Store:
         self.redis = redis
         self._code_key = code_key.encode() if code_key else b""
         self._accept = redis.register_script(ACCEPT_LUA)
+        self._finish = redis.register_script(FINISH_LUA)
 
     # -- accounts -------------------------------------------------------
     async def create_account(self, name: str, credits: int) -> NewAccount:
@@ -240,6 +264,17 @@ class Store:
             if int(result) != -1:
                 found = found_account.decode() if isinstance(found_account, bytes) else found_account
                 return int(result), verification_id if int(result) == 0 else "", found
+
+    async def finish_verification(self, verification_id: str, fields: dict,
+                                  completion: dict, deliveries: list[dict]) -> bool:
+        """Write the outcome and queue its deliveries once; True if this call did.
+
+        On an already finished verification only `completion` is written.
+        """
+        done = await self._finish(keys=[verification_key(verification_id), DUE, WAKE],
+                                  args=[DONE_TTL_SECONDS, json.dumps(fields),
+                                        json.dumps(completion), json.dumps(deliveries)])
+        return bool(done)
 
     async def record_refused(self, account_id: str, e164: str, record: dict) -> str:
         """Store a verification refused before any call (e.g. for billing).

@@ -113,11 +113,12 @@ class Call:
         """
         if self._ended:
             raise CallEnded(self.channel_id)
+        if self._events.empty() and timeout is not None and timeout <= 0:
+            return None
         try:
-            if timeout is None:
+            # asyncio.timeout, unlike wait_for on 3.11, makes no Task per event.
+            async with asyncio.timeout(timeout):
                 event = await self._events.get()
-            else:
-                event = await asyncio.wait_for(self._events.get(), max(timeout, 0))
         except TimeoutError:
             return None
         self._note(event)
