@@ -150,10 +150,6 @@ class Store:
         return Account(account_id, raw[b"name"].decode(), int(raw[b"credits"]),
                        raw[b"disabled"] == b"1")
 
-    async def account_by_api_key(self, api_key: str) -> Account | None:
-        account_id = await self.redis.get(api_key_index(api_key))
-        return await self.account(account_id.decode()) if account_id else None
-
     async def account_by_token(self, token: str) -> Account | None:
         account_id = await self.redis.get(token_index(token))
         return await self.account(account_id.decode()) if account_id else None
