@@ -74,9 +74,6 @@ class AriClient:
     def forget(self, channel_id: str) -> None:
         self._queues.pop(channel_id, None)
 
-    def listening(self) -> set[str]:
-        return set(self._queues)
-
     def inject(self, channel_id: str, event: dict) -> None:
         """Put a synthetic event in a channel's queue (used after reconnects)."""
         queue = self._queues.get(channel_id)

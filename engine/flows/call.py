@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from engine.ari.client import AriClient
 from engine.ari.rest import AriError
@@ -35,11 +35,9 @@ class CallRecord:
     cause: int = 0
     cause_txt: str = ""
     sip_status: int = 0
-    dial_status: str = ""
     forwarded_to: str = ""
     originate_error: str = ""
     hung_up_by: str = ""
-    events: list[str] = field(default_factory=list)
 
     @property
     def answered(self) -> bool:
@@ -126,14 +124,12 @@ class Call:
 
     def _note(self, event: dict) -> None:
         kind = event.get("type", "")
-        self.record.events.append(kind)
         if kind == "ChannelDtmfReceived":
             self.digits.append(event.get("digit", ""))
         elif kind == "ChannelStateChange" and event["channel"].get("state") == "Ringing":
             self.record.ringing_at = self.record.ringing_at or time.time()
         elif kind == "Dial" and (event.get("dialstatus") or event.get("forward")):
             self.record.forwarded_to = event.get("forward") or self.record.forwarded_to
-            self.record.dial_status = event.get("dialstatus") or self.record.dial_status
             if event.get("dialstatus") == "RINGING" and not self.record.ringing_at:
                 self.record.ringing_at = time.time()
         elif kind in HANGUP_EVENTS:
