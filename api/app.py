@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from api import cors, password_call, reverse_verify
 from api.appkeys import SETTINGS, STORE
-from api.masking import mask_number
+from engine.masking import mask_number
 from api.redis_client import REDIS_DOWN, connect_redis
 from engine.settings import Settings
 from engine.store import Store

@@ -30,7 +30,7 @@ import phonenumbers
 from aiohttp import web
 
 from api.appkeys import SETTINGS, STORE
-from api.masking import mask_number
+from engine.masking import mask_number
 from engine import records
 from engine.outcome import CallOutcome
 from engine.settings import Settings

@@ -32,7 +32,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from api.appkeys import SETTINGS, STORE
-from api.masking import mask_number
+from engine.masking import mask_number
 from engine.settings import Settings
 from engine.store import Store
 

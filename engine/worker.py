@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from engine import records
 from engine.ari.client import AriClient
 from engine.flows.call import Call
+from engine.masking import mask_number
 from engine.outcome import ENGINE_LOST, CallOutcome
 from engine.queue import CallQueue, Job
 from engine.settings import Settings
@@ -21,10 +22,6 @@ from engine.store import Store
 from engine.flows import registry
 
 log = logging.getLogger(__name__)
-
-
-def mask(number: str) -> str:
-    return "*" * max(len(number) - 4, 0) + number[-4:]
 
 
 class Engine:
@@ -119,7 +116,7 @@ class Engine:
         call = Call(self.ari, self.channel_id(vid))
         self.calls[call.channel_id] = call
         await self.store.update_verification(vid, status="calling", channel_id=call.channel_id)
-        log.info("verification %s: calling %s (flow %s)", vid, mask(verification["e164"]),
+        log.info("verification %s: calling %s (flow %s)", vid, mask_number(verification["e164"]),
                  verification["flow"])
         try:
             outcome = await flow(call, verification, self.settings, self.store)

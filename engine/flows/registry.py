@@ -1,8 +1,9 @@
-"""Which coroutine runs each flow, and what each flow tells the customer."""
+"""Which coroutine runs each flow, with its settings taken from the verification."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from engine import records
 from engine.flows.call import Call
 from engine.flows.reverse_verify import DialPlan, KeypadPolicy, KeypadResult, reverse_verify
 from engine.flows.password_call import password_call
@@ -13,9 +14,10 @@ from engine.store import Store
 Flow = Callable[[Call, dict, Settings, Store], Awaitable[CallOutcome]]
 
 
-def dial_plan(verification: dict[str, str], settings: Settings, caller_id: str) -> DialPlan:
+def dial_plan(verification: dict[str, str], settings: Settings, caller_id: str,
+              ring_timeout: float) -> DialPlan:
     return DialPlan(endpoint=f"PJSIP/{verification['e164']}@{settings.trunk_endpoint}",
-                    caller_id=caller_id, ring_timeout=settings.ring_timeout,
+                    caller_id=caller_id, ring_timeout=ring_timeout,
                     call_cap_seconds=settings.call_cap_seconds,
                     app_args=f"{verification['flow']},{verification['id']}")
 
@@ -36,12 +38,11 @@ async def run_dtmf(call: Call, verification: dict, settings: Settings, store: St
                                      matched=result.matched, last_digit_at=result.last_digit_at)
 
     async def on_verdict(result: KeypadResult) -> None:
-        from engine import records  # records imports this module
         await records.finish(store, verification, outcome(result))
 
     caller_id = verification.get("caller_id") or settings.default_caller_id
-    result = await reverse_verify(call, dial_plan(verification, settings, caller_id), policy,
-                                  code_matches, on_verdict)
+    dial = dial_plan(verification, settings, caller_id, settings.ring_timeout)
+    result = await reverse_verify(call, dial, policy, code_matches, on_verdict)
     return outcome(result)
 
 
@@ -52,8 +53,7 @@ async def run_cli(call: Call, verification: dict, settings: Settings, store: Sto
         await store.update_verification(vid, progress=stage, is_redirect=int(is_redirect))
 
     ring = float(verification.get("ring_seconds") or settings.password_ring_seconds)
-    dial = dial_plan(verification, settings.replace(ring_timeout=ring),
-                     verification["caller_number"])
+    dial = dial_plan(verification, settings, verification["caller_number"], ring)
     result = await password_call(call, dial, verification["spoken_code"], on_progress)
     return CallOutcome.from_call(call.record, ring_timeout=ring, is_redirect=result.is_redirect)
 

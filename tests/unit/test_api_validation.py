@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from multidict import MultiDict
 
-from api.masking import mask_number
+from engine.masking import mask_number
 from api.reverse_verify import ReturnCode, ReverseVerifyRequest, dialing_refusal, parse_request
 from engine.settings import Settings
 
