@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import inspect
 import json
 import logging
 import signal
@@ -15,6 +14,7 @@ import sys
 
 from api import admin
 from api.redis_client import REDIS_DOWN, connect_redis
+from engine import loop
 from engine.settings import Settings, load_settings
 from engine.store import Store
 
@@ -124,9 +124,7 @@ def run_components(settings: Settings, components: set[str]) -> None:
     # Imported here: the admin commands must work without the engine's modules.
     from engine.service import run_service
 
-    result = run_service(settings, components)
-    if inspect.isawaitable(result):
-        asyncio.run(result)
+    run_service(settings, components)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             logging.basicConfig(level=logging.INFO,
                                 format="%(asctime)s %(levelname)s %(name)s: %(message)s")
             if args.command == "api":
-                asyncio.run(serve_api(settings))
+                loop.run(serve_api(settings), settings.event_loop)
             else:
                 run_components(settings, SERVICES[args.command])
     except admin.AdminError as exc:

@@ -7,6 +7,7 @@ import signal
 
 from redis.asyncio import Redis
 
+from engine import loop
 from engine.ari.client import AriClient
 from engine.delivery import Deliverer
 from engine.settings import Settings
@@ -106,4 +107,4 @@ async def serve_forever(settings: Settings, components) -> None:
 
 def run_service(settings: Settings, components) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(serve_forever(settings, components))
+    loop.run(serve_forever(settings, components), settings.event_loop)

@@ -58,6 +58,7 @@ class Settings:
     code_key: str = ""
     consumer_name: str = ""
     prompts: dict = field(default_factory=dict)
+    event_loop: str = "uvloop"
 
     def __repr__(self) -> str:
         shown = []

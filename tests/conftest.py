@@ -16,12 +16,18 @@ import time
 
 import pytest
 import redis
+import uvloop
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def pytest_asyncio_loop_factories(config, item):
+    """Tests run on the loop the services run on (engine/loop.py: uvloop)."""
+    return {"uvloop": uvloop.new_event_loop}
 
 
 @pytest.fixture(scope="session")
