@@ -14,7 +14,7 @@ import sys
 
 from api import admin
 from api.redis_client import REDIS_DOWN, connect_redis
-from engine import loop
+from engine import loop as event_loop
 from engine.settings import Settings, load_settings
 from engine.store import Store
 
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             logging.basicConfig(level=logging.INFO,
                                 format="%(asctime)s %(levelname)s %(name)s: %(message)s")
             if args.command == "api":
-                loop.run(serve_api(settings), settings.event_loop)
+                event_loop.run(serve_api(settings), settings.event_loop)
             else:
                 run_components(settings, SERVICES[args.command])
     except admin.AdminError as exc:

@@ -7,9 +7,10 @@ import signal
 
 from redis.asyncio import Redis
 
-from engine import loop
+from engine import loop as event_loop
 from engine.ari.client import AriClient
 from engine.delivery import Deliverer
+from engine.flows.call import EVENTS_READ
 from engine.settings import Settings
 from engine.store import Store
 from engine.worker import Engine
@@ -42,7 +43,7 @@ class Service:
         loop = asyncio.get_running_loop()
         if "engine" in self.components:
             self.ari = AriClient(s.ari_url, s.ari_user, s.ari_password, s.ari_app,
-                                 ignored_events=("ChannelVarset",))
+                                 events=EVENTS_READ)
             self.engine = Engine(s, self.redis, self.store, self.ari)
             # Do not hold the API back while Asterisk is away: the engine waits
             # for ARI before taking jobs, and the queue keeps them meanwhile.
@@ -107,4 +108,4 @@ async def serve_forever(settings: Settings, components) -> None:
 
 def run_service(settings: Settings, components) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    loop.run(serve_forever(settings, components), settings.event_loop)
+    event_loop.run(serve_forever(settings, components), settings.event_loop)

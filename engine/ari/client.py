@@ -34,9 +34,9 @@ class AriClient:
 
     def __init__(self, base_url: str, user: str, password: str, app: str, *,
                  pool_size: int = 50, heartbeat: float = 10.0,
-                 ignored_events: tuple[str, ...] = ()) -> None:
+                 events: tuple[str, ...] = ()) -> None:
         self.app = app
-        self.ignored_events = ignored_events
+        self.event_types = events
         self.rest = AriRest(base_url, user, password, pool_size=pool_size)
         self.events = EventStream(base_url, user, password, app, on_event=self._route,
                                   on_connect=self._connected, heartbeat=heartbeat)
@@ -87,7 +87,7 @@ class AriClient:
                 queue.put_nowait(event)
 
     async def _connected(self) -> None:
-        if self.ignored_events:
+        if self.event_types:
             await self._filter_events()
         for hook in self._connect_hooks:
             try:
@@ -96,8 +96,8 @@ class AriClient:
                 log.exception("ARI reconnect hook failed")
 
     async def _filter_events(self) -> None:
-        """Ask Asterisk not to send event types nobody reads (saves work per call)."""
-        body = {"disallowed": [{"type": kind} for kind in self.ignored_events]}
+        """Ask Asterisk to send only the event types we read (saves work per call)."""
+        body = {"allowed": [{"type": kind} for kind in self.event_types]}
         try:
             await self.rest.request("PUT", f"/applications/{self.app}/eventFilter", body=body)
         except Exception as exc:  # an older Asterisk: we just get every event

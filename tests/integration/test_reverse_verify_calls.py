@@ -5,6 +5,7 @@ import asyncio
 
 import pytest
 
+from engine.flows.call import EVENTS_READ
 from tests.integration.conftest import only_verification, record_figure
 
 NUMBER = "5551230001"
@@ -44,6 +45,26 @@ async def test_right_code_then_pound(service, api, account, callbacks, phone, cl
     record_figure("last_digit_to_callback_ms",
                   (callback["time"] - float(record["outcome_last_digit_at"])) * 1000)
     del sent
+
+
+async def test_asterisk_sends_only_the_events_a_call_reads(service, api, account, callbacks,
+                                                           phone):
+    """The ARI event filter holds: 18 events a call unfiltered, only the read types here."""
+    seen: list[str] = []
+    stream = service.ari.events
+    deliver = stream._on_event
+
+    def counting(event: dict) -> None:
+        seen.append(event["type"])
+        deliver(event)
+
+    stream._on_event = counting
+    phone("answer_dtmf", keys="1234#")
+    assert await verify(api, account, callbacks) == expected("1", "1")
+    await asyncio.sleep(1)  # the hang-up events after the callback
+    assert set(seen) <= set(EVENTS_READ)
+    assert {"StasisStart", "ChannelDtmfReceived", "PlaybackFinished", "Dial"} <= set(seen)
+    assert "PlaybackStarted" not in seen and "ChannelStateChange" not in seen
 
 
 async def test_right_code_without_pound(service, api, account, callbacks, phone):

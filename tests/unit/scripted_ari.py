@@ -75,7 +75,7 @@ class ScriptedAri(AriClient):
 
 
 def answered(args):
-    return [{"type": "ChannelStateChange", "channel": {"id": args["channel_id"], "state": "Ringing"}},
+    return [{"type": "Dial", "dialstatus": "RINGING", "peer": {"id": args["channel_id"]}},
             {"type": "StasisStart", "channel": {"id": args["channel_id"], "state": "Up"}}]
 
 
