@@ -25,18 +25,32 @@ DUE = "cv:deliveries:due"
 WAKE = "cv:deliveries:wake"
 DEAD = "cv:deliveries:dead"
 LEASE_SECONDS = 60
+KEY_PREFIX = "cv:delivery:"
 
 
 def delivery_key(delivery_id: str) -> str:
-    return f"cv:delivery:{delivery_id}"
+    return KEY_PREFIX + delivery_id
 
 
+# Lease up to ARGV[3] due deliveries until ARGV[2]; returns {id, fields} pairs,
+# so sending needs no further read. A due id whose hash is gone is dropped.
 LEASE_LUA = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
+local leased = {}
 for _, id in ipairs(due) do
-  redis.call('ZADD', KEYS[1], ARGV[2], id)
+  local fields = redis.call('HGETALL', ARGV[4] .. id)
+  if #fields == 0 then
+    redis.call('ZREM', KEYS[1], id)
+  else
+    redis.call('ZADD', KEYS[1], ARGV[2], id)
+    leased[#leased + 1] = {id, fields}
+  end
 end
-return due
+return leased
+"""
+DONE_LUA = """
+redis.call('DEL', KEYS[1])
+return redis.call('ZREM', KEYS[2], ARGV[1])
 """
 
 
@@ -48,6 +62,12 @@ class Delivery:
     body: str
     attempts: int
     created_at: float
+
+    @classmethod
+    def from_hash(cls, delivery_id: str, flat: list[bytes]) -> "Delivery":
+        raw = {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)}
+        return cls(delivery_id, raw[b"method"].decode(), raw[b"url"].decode(),
+                   raw[b"body"].decode(), int(raw[b"attempts"]), float(raw[b"created_at"]))
 
 
 def new_delivery(method: str, url: str, *, params: dict | None = None,
@@ -74,6 +94,7 @@ class Deliverer:
         self.backoff_max = backoff_max
         self.give_up_seconds = give_up_seconds
         self._lease = redis.register_script(LEASE_LUA)
+        self._done_script = redis.register_script(DONE_LUA)
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task] = set()
         self._stopping = asyncio.Event()
@@ -86,10 +107,12 @@ class Deliverer:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as http:
             while not self._stopping.is_set():
                 now = time.time()
-                due = await self._lease(keys=[DUE], args=[now, now + LEASE_SECONDS, 50])
-                for raw_id in due:
+                due = await self._lease(keys=[DUE],
+                                        args=[now, now + LEASE_SECONDS, 50, KEY_PREFIX])
+                for raw_id, flat in due:
                     await self._slots.acquire()
-                    task = asyncio.get_running_loop().create_task(self._send(http, raw_id.decode()))
+                    delivery = Delivery.from_hash(raw_id.decode(), flat)
+                    task = asyncio.get_running_loop().create_task(self._send(http, delivery))
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
                 if not due:
@@ -97,22 +120,16 @@ class Deliverer:
             if self._tasks:
                 await asyncio.wait(set(self._tasks), timeout=self.timeout)
 
-    async def _send(self, http: aiohttp.ClientSession, delivery_id: str) -> None:
+    async def _send(self, http: aiohttp.ClientSession, delivery: Delivery) -> None:
         try:
-            raw = await self.redis.hgetall(delivery_key(delivery_id))
-            if not raw:
-                await self.redis.zrem(DUE, delivery_id)
-                return
-            delivery = Delivery(delivery_id, raw[b"method"].decode(), raw[b"url"].decode(),
-                                raw[b"body"].decode(), int(raw[b"attempts"]),
-                                float(raw[b"created_at"]))
             error = await self._attempt(http, delivery)
             if error is None:
-                await self._done(delivery_id)
+                await self._done(delivery.delivery_id)
             else:
                 await self._retry(delivery, error)
         except Exception:
-            log.exception("delivery %s: unexpected failure; the lease will expire and retry", delivery_id)
+            log.exception("delivery %s: unexpected failure; the lease will expire and retry",
+                          delivery.delivery_id)
         finally:
             self._slots.release()
 
@@ -134,10 +151,7 @@ class Deliverer:
             return f"{type(exc).__name__}: {exc}"[:200]
 
     async def _done(self, delivery_id: str) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(delivery_key(delivery_id))
-            pipe.zrem(DUE, delivery_id)
-            await pipe.execute()
+        await self._done_script(keys=[delivery_key(delivery_id), DUE], args=[delivery_id])
 
     async def _retry(self, delivery: Delivery, error: str) -> None:
         attempts = delivery.attempts + 1

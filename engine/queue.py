@@ -13,6 +13,10 @@ from redis.exceptions import ResponseError
 from engine.store import CALLS_STREAM
 
 GROUP = "engines"
+ACK_LUA = """
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('XDEL', KEYS[1], ARGV[2])
+"""
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class CallQueue:
     def __init__(self, redis: Redis, consumer: str) -> None:
         self.redis = redis
         self.consumer = consumer
+        self._ack = redis.register_script(ACK_LUA)
 
     async def ensure_group(self) -> None:
         try:
@@ -62,10 +67,8 @@ class CallQueue:
         return _jobs(reply[1])
 
     async def ack(self, job: Job) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xack(CALLS_STREAM, GROUP, job.message_id)
-            pipe.xdel(CALLS_STREAM, job.message_id)
-            await pipe.execute()
+        """Done with a job: acknowledged and removed from the stream, in one step."""
+        await self._ack(keys=[CALLS_STREAM], args=[GROUP, job.message_id])
 
     async def pending_count(self) -> int:
         info = await self.redis.xpending(CALLS_STREAM, GROUP)

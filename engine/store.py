@@ -107,7 +107,12 @@ return {0, account_id}
 # the end-of-call fields.
 FINISH_LUA = """
 local function hset_all(key, fields)
-  for k, v in pairs(fields) do redis.call('HSET', key, k, v) end
+  local flat = {}
+  for k, v in pairs(fields) do
+    flat[#flat + 1] = k
+    flat[#flat + 1] = v
+  end
+  if #flat > 0 then redis.call('HSET', key, unpack(flat)) end
 end
 if redis.call('HGET', KEYS[1], 'status') == 'done' then
   hset_all(KEYS[1], cjson.decode(ARGV[3]))
@@ -123,6 +128,22 @@ end
 redis.call('LTRIM', KEYS[3], -1000, -1)
 return 1
 """
+# The engine takes a queued verification: its fields as they were, and (when it
+# was queued) it is marked calling on `channel_id`, in one round trip.
+TAKE_LUA = """
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  if fields[i] == 'status' then
+    if fields[i + 1] == 'queued' then
+      redis.call('HSET', KEYS[1], 'status', 'calling', 'channel_id', ARGV[1])
+    end
+    break
+  end
+end
+return fields
+"""
+
+
 class Store:
     """Domain operations on Redis shared by the API, the engine and the CLI."""
 
@@ -131,6 +152,7 @@ class Store:
         self._code_key = code_key.encode() if code_key else b""
         self._accept = redis.register_script(ACCEPT_LUA)
         self._finish = redis.register_script(FINISH_LUA)
+        self._take = redis.register_script(TAKE_LUA)
 
     # -- accounts -------------------------------------------------------
     async def create_account(self, name: str, credits: int) -> NewAccount:
@@ -293,6 +315,11 @@ class Store:
     async def verification(self, verification_id: str) -> dict[str, str]:
         raw = await self.redis.hgetall(verification_key(verification_id))
         return {k.decode(): v.decode() for k, v in raw.items()}
+
+    async def take_verification(self, verification_id: str, channel_id: str) -> dict[str, str]:
+        """A verification's fields as they were; a queued one is now `calling` on `channel_id`."""
+        flat = await self._take(keys=[verification_key(verification_id)], args=[channel_id])
+        return {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
 
     async def update_verification(self, verification_id: str, **fields) -> None:
         await self.redis.hset(verification_key(verification_id),

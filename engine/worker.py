@@ -94,13 +94,14 @@ class Engine:
 
     async def _handle(self, job: Job) -> None:
         try:
-            verification = await self.store.verification(job.verification_id)
+            channel_id = self.channel_id(job.verification_id)
+            verification = await self.store.take_verification(job.verification_id, channel_id)
             status = verification.get("status")
             if status == "queued":
                 await self._call(job, verification)
-            elif status == "calling" and self.channel_id(job.verification_id) not in self.calls:
+            elif status == "calling" and channel_id not in self.calls:
                 # Taken before a crash: its call may still be up on Asterisk.
-                await self.ari.rest.hang_up(self.channel_id(job.verification_id))
+                await self.ari.rest.hang_up(channel_id)
                 await records.finish(self.store, verification, CallOutcome(failure=ENGINE_LOST))
             elif status == "calling":
                 return  # in progress here; the running call acknowledges it
@@ -115,7 +116,6 @@ class Engine:
         flow = registry.flow_for(verification["flow"])
         call = Call(self.ari, self.channel_id(vid))
         self.calls[call.channel_id] = call
-        await self.store.update_verification(vid, status="calling", channel_id=call.channel_id)
         log.info("verification %s: calling %s (flow %s)", vid, mask_number(verification["e164"]),
                  verification["flow"])
         try:

@@ -1,0 +1,88 @@
+"""The delivery worker against a real Redis and a real HTTP endpoint."""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+from redis.asyncio import Redis
+
+from engine.delivery import DEAD, DUE, WAKE, Deliverer, delivery_key, new_delivery
+
+
+async def queue(redis: Redis, delivery: dict) -> None:
+    """What FINISH_LUA does for each delivery of a finished verification."""
+    await redis.hset(delivery_key(delivery["id"]), mapping=delivery["fields"])
+    await redis.zadd(DUE, {delivery["id"]: delivery["due"]})
+    await redis.rpush(WAKE, delivery["id"])
+
+
+@pytest.fixture
+async def redis(clean_redis):
+    client = Redis.from_url(clean_redis)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def deliverer(redis):
+    worker = Deliverer(redis, timeout=2, backoff_base=30, give_up_seconds=3600)
+    task = asyncio.get_running_loop().create_task(worker.run())
+    yield worker
+    worker.stop()
+    await asyncio.wait_for(task, 10)
+
+
+async def test_sent_once_then_forgotten(redis, deliverer, callbacks):
+    get = new_delivery("GET", callbacks.url, params={"match": "1"})
+    post = new_delivery("POST", callbacks.url, payload={"q931_status": 16})
+    await queue(redis, get)
+    await queue(redis, post)
+    received = [await callbacks.next(timeout=10), await callbacks.next(timeout=10)]
+    by_method = {r["method"]: r for r in received}
+    assert by_method["GET"]["query"] == {"match": "1"}
+    assert json.loads(by_method["POST"]["body"]) == {"q931_status": 16}
+    await asyncio.sleep(0.3)
+    assert await redis.zcard(DUE) == 0
+    assert not await redis.exists(delivery_key(get["id"]), delivery_key(post["id"]))
+    assert callbacks.requests.empty()
+
+
+async def test_a_due_id_without_its_record_is_dropped(redis, deliverer, callbacks):
+    await redis.zadd(DUE, {"gone": time.time()})
+    await redis.rpush(WAKE, "gone")
+    ok = new_delivery("GET", callbacks.url, params={"n": "1"})
+    await queue(redis, ok)
+    assert (await callbacks.next(timeout=10))["query"] == {"n": "1"}
+    await asyncio.sleep(0.3)
+    assert await redis.zcard(DUE) == 0
+    assert callbacks.requests.empty()
+
+
+async def test_a_refused_delivery_is_kept_and_rescheduled(redis, deliverer, callbacks):
+    callbacks.statuses = [500]
+    failing = new_delivery("GET", callbacks.url, params={"n": "1"})
+    await queue(redis, failing)
+    assert (await callbacks.next(timeout=10))["status"] == 500
+    await asyncio.sleep(0.3)
+    record = await redis.hgetall(delivery_key(failing["id"]))
+    assert record[b"attempts"] == b"1" and record[b"last_error"] == b"HTTP 500"
+    due = await redis.zscore(DUE, failing["id"])
+    assert 24 < due - time.time() < 37  # backoff 30 s +-20 %
+
+
+async def test_given_up_after_the_give_up_time(redis, callbacks):
+    worker = Deliverer(redis, timeout=2, backoff_base=30, give_up_seconds=0)
+    task = asyncio.get_running_loop().create_task(worker.run())
+    try:
+        callbacks.statuses = [503]
+        doomed = new_delivery("GET", callbacks.url)
+        await queue(redis, doomed)
+        await callbacks.next(timeout=10)
+        await asyncio.sleep(0.3)
+        assert await redis.zcard(DUE) == 0
+        assert await redis.zscore(DEAD, doomed["id"]) is not None
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 10)
