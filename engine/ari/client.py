@@ -40,6 +40,7 @@ class AriClient:
         self.rest = AriRest(base_url, user, password, pool_size=pool_size)
         self.events = EventStream(base_url, user, password, app, on_event=self._route,
                                   on_connect=self._connected, heartbeat=heartbeat)
+        self.rest.websocket = self.events
         self._queues: dict[str, asyncio.Queue] = {}
         self._connect_hooks: list[Callable[[], Awaitable[None]]] = []
         self._task: asyncio.Task | None = None
@@ -89,6 +90,7 @@ class AriClient:
     async def _connected(self) -> None:
         if self.event_types:
             await self._filter_events()
+        await self._try_rest_over_websocket()
         for hook in self._connect_hooks:
             try:
                 await hook()
@@ -97,8 +99,20 @@ class AriClient:
 
     async def _filter_events(self) -> None:
         """Ask Asterisk to send only the event types we read (saves work per call)."""
-        body = {"allowed": [{"type": kind} for kind in self.event_types]}
+        # RESTResponse too: the answers to requests sent over the WebSocket.
+        body = {"allowed": [{"type": kind} for kind in (*self.event_types, "RESTResponse")]}
         try:
             await self.rest.request("PUT", f"/applications/{self.app}/eventFilter", body=body)
         except Exception as exc:  # an older Asterisk: we just get every event
             log.info("ARI event filter not set (%s)", exc)
+
+    async def _try_rest_over_websocket(self) -> None:
+        """Send REST over the WebSocket from now on if Asterisk answers there (22.4+)."""
+        connection = self.events.connections
+        try:
+            answer = await self.events.request("GET", f"applications/{self.app}", timeout=2.0)
+        except (ConnectionError, TimeoutError):
+            log.info("ARI REST stays on HTTP (no answer over the WebSocket)")
+            return
+        if self.events.connections == connection:  # not a later connection's
+            self.events.carries_rest = answer.get("status_code") == 200

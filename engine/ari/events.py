@@ -1,7 +1,13 @@
-"""The ARI events WebSocket: connect, heartbeat, reconnect with backoff."""
+"""The ARI events WebSocket: connect, heartbeat, reconnect with backoff.
+
+On Asterisk 20.14+/21.9+/22.4+ the same WebSocket also carries REST requests
+and their answers (`RESTRequest` / `RESTResponse`, ARI REST over WebSocket):
+`request` sends one and waits for its answer.
+"""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import random
@@ -40,6 +46,10 @@ class EventStream:
         self.connected = asyncio.Event()
         self.connections = 0
         self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._answers: dict[str, asyncio.Future] = {}
+        # Set by the owner once Asterisk answered a RESTRequest on this connection.
+        self.carries_rest = False
+        self._request_ids = itertools.count(1)
 
     async def run(self) -> None:
         """Connect and read events until cancelled."""
@@ -55,7 +65,9 @@ class EventStream:
                     log.warning("ARI events: %s: %s", type(exc).__name__, exc)
                 finally:
                     self.connected.clear()
+                    self.carries_rest = False
                     self._ws = None
+                    self._fail_requests()
                 pause = random.uniform(0.5, 1.0) * delay
                 log.info("ARI events: reconnecting in %.2fs", pause)
                 await asyncio.sleep(pause)
@@ -78,11 +90,54 @@ class EventStream:
                     break
             log.warning("ARI events: WebSocket closed (close status %s)", ws.close_code)
 
+    @property
+    def takes_rest(self) -> bool:
+        """True while the open WebSocket carries REST requests."""
+        return self.carries_rest and self._ws is not None and not self._ws.closed
+
+    async def request(self, method: str, uri: str, *, query: list[dict] | None = None,
+                      body: str | None = None, timeout: float = 10.0) -> dict:
+        """One REST request over the WebSocket; its RESTResponse message.
+
+        Raises ConnectionError when the WebSocket is not open or closes before
+        the answer, TimeoutError when none comes within `timeout`.
+        """
+        ws = self._ws
+        if ws is None or ws.closed:
+            raise ConnectionError("ARI WebSocket not connected")
+        request_id = str(next(self._request_ids))
+        message = {"type": "RESTRequest", "request_id": request_id, "method": method,
+                   "uri": uri}
+        if query:
+            message["query_strings"] = query
+        if body is not None:
+            message["content_type"] = "application/json"
+            message["message_body"] = body
+        answer = asyncio.get_running_loop().create_future()
+        self._answers[request_id] = answer
+        try:
+            await ws.send_str(json.dumps(message))
+            async with asyncio.timeout(timeout):
+                return await answer
+        finally:
+            self._answers.pop(request_id, None)
+
+    def _fail_requests(self) -> None:
+        for answer in self._answers.values():
+            if not answer.done():
+                answer.set_exception(ConnectionError("ARI WebSocket closed"))
+        self._answers.clear()
+
     def _deliver(self, text: str) -> None:
         try:
             event = json.loads(text)
         except ValueError:
             log.warning("ARI events: undecodable message dropped")
+            return
+        if event.get("type") == "RESTResponse":
+            answer = self._answers.pop(event.get("request_id", ""), None)
+            if answer is not None and not answer.done():
+                answer.set_result(event)
             return
         try:
             self._on_event(event)

@@ -1,10 +1,18 @@
-"""ARI REST: the few Asterisk resources callverify uses, over one bounded pool."""
+"""ARI REST: the few Asterisk resources callverify uses.
+
+Requests go over the events WebSocket when Asterisk takes them there (a
+quarter of the CPU of an HTTP request, on both sides), otherwise over HTTP
+through one bounded pool.
+"""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
+
+if TYPE_CHECKING:
+    from engine.ari.events import EventStream
 
 # Asterisk's HTTP server allows 100 sessions (http.conf sessionlimit); stay under.
 DEFAULT_POOL = 50
@@ -28,6 +36,7 @@ class AriRest:
         self._pool_size = pool_size
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
+        self.websocket: EventStream | None = None  # used while it carries REST
 
     async def open(self) -> None:
         if self._session is None:
@@ -46,6 +55,8 @@ class AriRest:
         if self._session is None:
             raise AriError(0, "client is not open")
         clean = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        if self.websocket is not None and self.websocket.takes_rest:
+            return await self._over_websocket(self.websocket, method, path, clean, body)
         try:
             async with self._session.request(method, self.base_url + path, params=clean,
                                              json=body) as resp:
@@ -55,6 +66,21 @@ class AriRest:
                 return json.loads(text) if text else None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise AriError(0, f"{type(exc).__name__}: {exc}") from exc
+
+    async def _over_websocket(self, websocket: EventStream, method: str, path: str,
+                              params: dict, body: dict | None) -> Any:
+        query = [{"name": name, "value": value} for name, value in params.items()]
+        try:
+            answer = await websocket.request(
+                method, path.lstrip("/"), query=query,
+                body=json.dumps(body) if body is not None else None,
+                timeout=self._timeout.total or 10.0)
+        except (ConnectionError, TimeoutError) as exc:
+            raise AriError(0, f"{type(exc).__name__}: {exc}") from exc
+        status, text = int(answer.get("status_code") or 0), answer.get("message_body") or ""
+        if status >= 300 or status == 0:
+            raise AriError(status, _error_message(text))
+        return json.loads(text) if text else None
 
     async def originate(self, *, endpoint: str, app: str, channel_id: str,
                         app_args: str = "", caller_id: str | None = None,

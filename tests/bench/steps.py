@@ -47,13 +47,16 @@ async def wait_idle(system, timeout: float = 20.0) -> int:
 
 
 def command_counts(redis_url: str | None) -> dict[str, int]:
-    """Redis's own count of each command served (scripts' inner commands included)."""
+    """Redis's own count of each command served (scripts' inner commands included),
+    and under "aof_delayed_fsync" how often it held writes back for a slow disk."""
     if not redis_url:
         return {}
     client = redis.Redis.from_url(redis_url)
     try:
-        return {k.removeprefix("cmdstat_"): v["calls"]
-                for k, v in client.info("commandstats").items()}
+        counts = {k.removeprefix("cmdstat_"): v["calls"]
+                  for k, v in client.info("commandstats").items()}
+        counts["aof_delayed_fsync"] = client.info("persistence").get("aof_delayed_fsync", 0)
+        return counts
     finally:
         client.close()
 
@@ -61,9 +64,11 @@ def command_counts(redis_url: str | None) -> dict[str, int]:
 def commands_per_call(before: dict, after: dict, calls: int) -> dict:
     diff = {k: after[k] - before.get(k, 0) for k in after if after[k] > before.get(k, 0)}
     diff.pop("info", None)
+    delayed = diff.pop("aof_delayed_fsync", 0)
     top = sorted(diff.items(), key=lambda kv: -kv[1])[:8]
     return {"total": round(sum(diff.values()) / calls, 1) if calls else None,
-            "top": {k: round(v / calls, 2) for k, v in top} if calls else {}}
+            "top": {k: round(v / calls, 2) for k, v in top} if calls else {},
+            "aof_delayed_fsync": delayed}
 
 
 async def run_step(system, rate: float, numbers: list[str], pids: dict[str, int],
