@@ -89,9 +89,10 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
-async def start_api(settings: Settings) -> web.AppRunner:
+async def start_api(settings: Settings, *, reuse_port: bool = False) -> web.AppRunner:
     """Serve the API on settings.api_listen (HTTPS if TLS is configured).
 
+    With `reuse_port`, other processes may listen on the same port (workers).
     The caller owns the returned runner and must `await runner.cleanup()`.
     """
     context = tls_context(settings)
@@ -100,7 +101,8 @@ async def start_api(settings: Settings) -> web.AppRunner:
     runner = web.AppRunner(create_app(settings), access_log=None)
     await runner.setup()
     try:
-        await web.TCPSite(runner, host.strip("[]"), port, ssl_context=context).start()
+        await web.TCPSite(runner, host.strip("[]"), port, ssl_context=context,
+                          reuse_port=reuse_port or None).start()
     except BaseException:
         await runner.cleanup()
         raise

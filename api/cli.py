@@ -58,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
         dnc_actions.add_parser(name, help=f"{name} an E.164 number").add_argument("number")
     dnc_actions.add_parser("list", help="print the list, one number a line")
 
-    commands.add_parser("api", help="serve the HTTP API only")
+    api = commands.add_parser("api", help="serve the HTTP API only")
+    api.add_argument("--workers", type=int, default=1,
+                     help="API processes sharing the port (SO_REUSEPORT), default 1")
     commands.add_parser("run", help="run api, engine and delivery in one process")
     commands.add_parser("engine", help="run the call engine only")
     commands.add_parser("deliver", help="run the callback delivery worker only")
@@ -104,11 +106,11 @@ async def webhook_command(args: argparse.Namespace, store: Store) -> dict:
     return await admin.delete_webhook(store, args.account_id, args.event)
 
 
-async def serve_api(settings: Settings) -> None:
+async def serve_api(settings: Settings, *, reuse_port: bool = False) -> None:
     """Serve the API until SIGINT or SIGTERM, then shut down cleanly."""
     from api.app import start_api  # aiohttp and phonenumbers only where served
 
-    runner = await start_api(settings)
+    runner = await start_api(settings, reuse_port=reuse_port)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -141,6 +143,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             logging.basicConfig(level=logging.INFO,
                                 format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+            if args.command == "api" and args.workers > 1:
+                from api.workers import run_workers
+
+                return run_workers(args.workers, lambda: event_loop.run(
+                    serve_api(settings, reuse_port=True), settings.event_loop))
             if args.command == "api":
                 event_loop.run(serve_api(settings), settings.event_loop)
             else:

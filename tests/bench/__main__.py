@@ -155,41 +155,57 @@ async def split_step(svc, api, base, state, pids, workdir, numbers, log) -> dict
 
 
 def front_door(args, redis: stack.RedisServer, state: dict, workdir: Path) -> tuple[dict, dict]:
-    """`callverify api` alone (db 1, no engine anywhere) and the minimal handler."""
+    """`callverify api` alone (db 1, no engine anywhere) and the minimal handler,
+    each as one process and as one worker per CPU (`--workers`, SO_REUSEPORT).
+
+    The goals read the run with the most workers; both are kept.
+    """
     env = stack.service_env(redis.url(1), state, f"127.0.0.1:{stack.free_port()}")
-    api = stack.Service("api", env, workdir / "api.log").start()
-    minimal, mport = stack.start_minimal(workdir)
-    out, prof = {}, {}
-    try:
-        key = stack.create_account(env, 10_000_000)
-        targets = {"minimal": (f"http://127.0.0.1:{mport}/api/reverse_verify/", minimal.pid),
-                   "callverify": (f"{api.base}/api/reverse_verify/", api.pid)}
-        first = 0
-        for phase, seconds in (("warm-up", 2), ("measured", args.fd_seconds)):
-            for name, (url, pid) in targets.items():
-                result = frontdoor.run_wrk(url, api_key=key, callback_url="http://127.0.0.1:9/cb",
-                                           first_number=first, seconds=seconds,
-                                           connections=args.fd_connections, pid=pid)
+    key = stack.create_account(env, 10_000_000)
+    out: dict = {"by_workers": {}}
+    prof: dict = {}
+    first = 0
+    for workers in sorted({1, len(os.sched_getaffinity(0))}):
+        env["CALLVERIFY_API_LISTEN"] = f"127.0.0.1:{stack.free_port()}"
+        api = stack.Service("api", env, workdir / "api.log",
+                            args=("--workers", str(workers))).start()
+        minimal, mport = stack.start_minimal(workdir, workers)
+        runs: dict = {}
+        try:
+            targets = {"minimal": (f"http://127.0.0.1:{mport}/api/reverse_verify/", minimal.pid),
+                       "callverify": (f"{api.base}/api/reverse_verify/", api.pid)}
+            for phase, seconds in (("warm-up", 2), ("measured", args.fd_seconds)):
+                for name, (url, pid) in targets.items():
+                    result = frontdoor.run_wrk(url, api_key=key,
+                                               callback_url="http://127.0.0.1:9/cb",
+                                               first_number=first, seconds=seconds,
+                                               connections=args.fd_connections, pid=pid)
+                    first += 1_000_000
+                    if phase == "measured":
+                        runs[name] = result
+            cv, mini = runs["callverify"]["accepted_per_s"], runs["minimal"]["accepted_per_s"]
+            runs["ratio"] = round(cv / mini, 3) if mini else None
+            if workers == 1 and not args.no_profile and profile.py_spy():
+                prof = profile_front_door(args, api, key, first, workdir)
                 first += 1_000_000
-                if phase == "measured":
-                    out[name] = result
-        cv, mini = out["callverify"]["accepted_per_s"], out["minimal"]["accepted_per_s"]
-        out["ratio"] = round(cv / mini, 3) if mini else None
-        if not args.no_profile and profile.py_spy():
-            raw = workdir / "frontdoor.raw"
-            spy = profile.start_record(api.pid, args.fd_seconds, raw)
-            time.sleep(0.3)
-            profiled = frontdoor.run_wrk(targets["callverify"][0], api_key=key,
-                                         callback_url="http://127.0.0.1:9/cb",
-                                         first_number=first, seconds=args.fd_seconds,
-                                         connections=args.fd_connections, pid=api.pid)
-            prof["callverify api (front door)"] = {
-                **profile.finish(spy, raw, 20),
-                "accepted_per_s_under_py_spy": profiled["accepted_per_s"]}
-    finally:
-        stack.stop_process(minimal)
-        api.stop()
+        finally:
+            stack.stop_process(minimal)
+            api.stop()
+        out["by_workers"][str(workers)] = runs
+        out.update(runs, workers=workers)
     return out, prof
+
+
+def profile_front_door(args, api: stack.Service, key: str, first: int, workdir: Path) -> dict:
+    raw = workdir / "frontdoor.raw"
+    spy = profile.start_record(api.pid, args.fd_seconds, raw)
+    time.sleep(0.3)
+    profiled = frontdoor.run_wrk(f"{api.base}/api/reverse_verify/", api_key=key,
+                                 callback_url="http://127.0.0.1:9/cb", first_number=first,
+                                 seconds=args.fd_seconds, connections=args.fd_connections,
+                                 pid=api.pid)
+    return {"callverify api (front door)": {
+        **profile.finish(spy, raw, 20), "accepted_per_s_under_py_spy": profiled["accepted_per_s"]}}
 
 
 def meta(state: dict) -> dict:

@@ -20,6 +20,17 @@ def process_cpu_ms(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) * 1000 / TICK
 
 
+def family_cpu_ms(pid: int) -> float:
+    """CPU of `pid` and of its children (e.g. `callverify api --workers N`)."""
+    total = process_cpu_ms(pid)
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            children = [int(c) for c in fh.read().split()]
+    except OSError:
+        children = []
+    return total + sum(process_cpu_ms(child) for child in children)
+
+
 def machine_ticks() -> tuple[int, int]:
     """(busy, total) jiffies of all CPUs since boot."""
     with open("/proc/stat") as fh:
@@ -39,14 +50,14 @@ class CpuWindow:
     machine_busy: float = 0.0
 
     def start(self) -> "CpuWindow":
-        self.started = {name: process_cpu_ms(pid) for name, pid in self.pids.items()}
+        self.started = {name: family_cpu_ms(pid) for name, pid in self.pids.items()}
         self._machine = machine_ticks()
         self._t0 = time.monotonic()
         return self
 
     def stop(self) -> "CpuWindow":
         assert self.started is not None
-        self.used_ms = {name: round(process_cpu_ms(pid) - self.started[name], 1)
+        self.used_ms = {name: round(family_cpu_ms(pid) - self.started[name], 1)
                         for name, pid in self.pids.items()}
         busy, total = machine_ticks()
         self.wall_s = time.monotonic() - self._t0

@@ -153,11 +153,13 @@ class Service:
     log_path: Path
     proc: subprocess.Popen | None = None
     port: int = 0
+    args: tuple[str, ...] = ()
 
     def start(self) -> "Service":
         self.port = int(self.env["CALLVERIFY_API_LISTEN"].rsplit(":", 1)[1])
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([str(BIN / "callverify"), self.command], env=self.env,
+        self.proc = subprocess.Popen([str(BIN / "callverify"), self.command, *self.args],
+                                     env=self.env,
                                      stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         log.close()
         if self.command in ("run", "api"):
@@ -192,11 +194,12 @@ def create_account(env: dict, credits: int) -> str:
     return json.loads(out)["api_key"]
 
 
-def start_minimal(workdir: Path) -> tuple[subprocess.Popen, int]:
+def start_minimal(workdir: Path, workers: int = 1) -> tuple[subprocess.Popen, int]:
     """The minimal aiohttp handler the front door is compared with."""
     port = free_port()
     log = open(workdir / "minimal.log", "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "tests.bench.minimal_app", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "tests.bench.minimal_app", str(port),
+                             str(workers)],
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     log.close()
     wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), 10, "minimal handler", proc)

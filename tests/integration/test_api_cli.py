@@ -22,26 +22,83 @@ def cli_env(clean_redis, tmp_path):
                            CALLVERIFY_API_LISTEN=f"127.0.0.1:{free_port()}")
 
 
-@pytest.fixture
-def api_url(cli_env):
-    """`callverify api` as a real process; stopped with SIGTERM, which must exit 0."""
-    proc = subprocess.Popen([str(CALLVERIFY), "api"], env=cli_env,
+def start_api(env: dict, *args: str) -> tuple[subprocess.Popen, str]:
+    """`callverify api [args]` as a real process, once /healthz answers."""
+    proc = subprocess.Popen([str(CALLVERIFY), "api", *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = "http://" + cli_env["CALLVERIFY_API_LISTEN"]
+    base = "http://" + env["CALLVERIFY_API_LISTEN"]
     deadline = time.monotonic() + 15
     while True:
         try:
             with urllib.request.urlopen(base + "/healthz", timeout=1) as resp:
                 assert resp.read() == b"ok"
-                break
+                return proc, base
         except (urllib.error.URLError, ConnectionError):
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
                 pytest.fail("callverify api did not start: " + proc.stdout.read())
             time.sleep(0.1)
+
+
+@pytest.fixture
+def api_url(cli_env):
+    """`callverify api`; stopped with SIGTERM, which must exit 0."""
+    proc, base = start_api(cli_env)
     yield base
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(10) == 0, proc.stdout.read()
+
+
+def worker_pids(proc: subprocess.Popen) -> list[int]:
+    with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as fh:
+        return [int(pid) for pid in fh.read().split()]
+
+
+def listeners(port: int) -> int:
+    """Listening TCP sockets on `port` (from /proc/net/tcp: state 0A is LISTEN)."""
+    with open("/proc/net/tcp") as fh:
+        rows = [line.split() for line in fh.readlines()[1:]]
+    return sum(1 for row in rows if row[1].endswith(f":{port:04X}") and row[3] == "0A")
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def test_workers_share_one_port_and_stop_together(cli_env):
+    proc, base = start_api(cli_env, "--workers", "2")
+    try:
+        time.sleep(0.5)  # the second worker's listener
+        workers = worker_pids(proc)
+        assert len(workers) == 2
+        api_key = json.loads(callverify(cli_env, "account", "create", "--name", "w",
+                                        "--credits", "20"))["api_key"]
+        answers = [reverse_verify(base, api_key, f"55512300{n:02d}") for n in range(20)]
+        assert answers == ["0"] * 20
+        # Every worker holds its own listening socket on the port (SO_REUSEPORT).
+        port = int(cli_env["CALLVERIFY_API_LISTEN"].rsplit(":", 1)[1])
+        assert listeners(port) == 2
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0, proc.stdout.read()
+    assert not any(alive(pid) for pid in workers)
+
+
+def test_a_worker_dying_stops_the_others_and_fails(cli_env):
+    proc, _ = start_api(cli_env, "--workers", "2")
+    time.sleep(0.5)
+    first, second = worker_pids(proc)
+    subprocess.run(["kill", "-9", str(first)], check=True)
+    try:
+        assert proc.wait(10) == 1
+    finally:
+        proc.kill()
+    time.sleep(0.2)
+    assert not alive(second)
 
 
 def reverse_verify(base: str, api_key: str, phone_number: str) -> str:
