@@ -25,6 +25,10 @@ DUE = "cv:deliveries:due"
 WAKE = "cv:deliveries:wake"
 DEAD = "cv:deliveries:dead"
 LEASE_SECONDS = 60
+LEASE_BATCH = 50
+# Deliveries due this soon are leased too: a wake-up never misses one whose due
+# time, taken on another process's clock, is a hair ahead of ours.
+EARLY_SECONDS = 1.0
 KEY_PREFIX = "cv:delivery:"
 
 
@@ -32,9 +36,12 @@ def delivery_key(delivery_id: str) -> str:
     return KEY_PREFIX + delivery_id
 
 
-# Lease up to ARGV[3] due deliveries until ARGV[2]; returns {id, fields} pairs,
-# so sending needs no further read. A due id whose hash is gone is dropped.
+# Lease up to ARGV[3] deliveries due by ARGV[1] until ARGV[2]; returns {id,
+# fields} pairs, so sending needs no further read. A due id whose hash is gone
+# is dropped. The wake list is emptied: what it announced is leased now, and
+# anything queued later pushes a new entry.
 LEASE_LUA = """
+redis.call('DEL', KEYS[2])
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
 local leased = {}
 for _, id in ipairs(due) do
@@ -107,15 +114,16 @@ class Deliverer:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as http:
             while not self._stopping.is_set():
                 now = time.time()
-                due = await self._lease(keys=[DUE],
-                                        args=[now, now + LEASE_SECONDS, 50, KEY_PREFIX])
+                due = await self._lease(keys=[DUE, WAKE],
+                                        args=[now + EARLY_SECONDS, now + LEASE_SECONDS,
+                                              LEASE_BATCH, KEY_PREFIX])
                 for raw_id, flat in due:
                     await self._slots.acquire()
                     delivery = Delivery.from_hash(raw_id.decode(), flat)
                     task = asyncio.get_running_loop().create_task(self._send(http, delivery))
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
-                if not due:
+                if len(due) < LEASE_BATCH:  # nothing else due: wait for a wake-up
                     await self.redis.blpop([WAKE], timeout=0.5)
             if self._tasks:
                 await asyncio.wait(set(self._tasks), timeout=self.timeout)

@@ -46,6 +46,7 @@ async def test_sent_once_then_forgotten(redis, deliverer, callbacks):
     await asyncio.sleep(0.3)
     assert await redis.zcard(DUE) == 0
     assert not await redis.exists(delivery_key(get["id"]), delivery_key(post["id"]))
+    assert await redis.llen(WAKE) == 0  # the lease took every wake-up with it
     assert callbacks.requests.empty()
 
 
