@@ -44,20 +44,24 @@ class CpuWindow:
     """CPU used by some processes (and the machine) between start() and stop()."""
 
     pids: dict[str, int]
+    children: bool = False  # count each process's children too (API workers)
     started: dict | None = None
     used_ms: dict | None = None
     wall_s: float = 0.0
     machine_busy: float = 0.0
 
+    def _cpu_ms(self, pid: int) -> float:
+        return family_cpu_ms(pid) if self.children else process_cpu_ms(pid)
+
     def start(self) -> "CpuWindow":
-        self.started = {name: family_cpu_ms(pid) for name, pid in self.pids.items()}
+        self.started = {name: self._cpu_ms(pid) for name, pid in self.pids.items()}
         self._machine = machine_ticks()
         self._t0 = time.monotonic()
         return self
 
     def stop(self) -> "CpuWindow":
         assert self.started is not None
-        self.used_ms = {name: round(family_cpu_ms(pid) - self.started[name], 1)
+        self.used_ms = {name: round(self._cpu_ms(pid) - self.started[name], 1)
                         for name, pid in self.pids.items()}
         busy, total = machine_ticks()
         self.wall_s = time.monotonic() - self._t0

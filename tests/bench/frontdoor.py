@@ -24,7 +24,7 @@ def run_wrk(url: str, *, api_key: str, callback_url: str, first_number: int,
     """One bounded wrk run (1 thread: the other core serves); accepted/s and latency."""
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
            "-s", str(LUA), url, "--", api_key, callback_url, str(first_number)]
-    cpu = CpuWindow({"server": pid} if pid else {}).start()
+    cpu = CpuWindow({"server": pid} if pid else {}, children=True).start()
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30)
     cpu.stop()
     found = RESULT.search(out.stdout)

@@ -47,3 +47,25 @@ def test_profile_summary_leaves_out_the_idle_loop(tmp_path):
     assert summary["samples"] == 4 and summary["idle_samples"] == 5
     assert summary["owner_self_pct"][0] == ["asyncio", 75.0]
     assert ["AriRest.request (engine/ari/rest.py)", 75.0] in summary["callverify_inclusive_pct"]
+
+
+def test_cpu_window_counts_children_only_when_asked():
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.bench.cpu import CpuWindow
+
+    me = {"me": os.getpid()}
+    own, family = CpuWindow(me).start(), CpuWindow(me, children=True).start()
+    busy = subprocess.Popen([sys.executable, "-c",
+                             "import time\nt = time.process_time()\n"
+                             "while time.process_time() - t < 0.4: pass\ntime.sleep(2)"])
+    try:
+        time.sleep(1.0)  # the child has burnt its 0.4 s and sleeps, still alive
+        own.stop(), family.stop()
+    finally:
+        busy.kill()
+        busy.wait()
+    assert family.used_ms["me"] - own.used_ms["me"] >= 300
