@@ -86,6 +86,7 @@ async def run_step(system, rate: float, numbers: list[str], pids: dict[str, int]
     # sipp is gone (reaped) when the step ends: its CPU comes from our children's usage.
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     attempts = [Attempt(n) for n in numbers]
+    await system.begin()
     commands = command_counts(redis_url)
     cpu = CpuWindow(pids).start()
     t0 = time.monotonic()
@@ -104,6 +105,7 @@ async def run_step(system, rate: float, numbers: list[str], pids: dict[str, int]
         pass
     left = await wait_idle(channels)
     cpu.stop()
+    await system.end()
     await asyncio.to_thread(phone.stop)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu.used_ms["sipp"] = round(1000 * (after.ru_utime + after.ru_stime

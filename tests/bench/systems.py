@@ -86,6 +86,12 @@ class CallverifyApi:
         if self.http is not None:
             await self.http.close()
 
+    async def begin(self) -> None:
+        """Nothing to set up before a step (the verdicts come to the sink)."""
+
+    async def end(self) -> None:
+        """Nothing to tear down after a step."""
+
     async def place(self, attempt: Attempt) -> None:
         national = attempt.number[1:]
         self.sink.by_national[national] = attempt
@@ -123,13 +129,23 @@ class DialplanBaseline:
     async def open(self) -> None:
         self.http = aiohttp.ClientSession(auth=self.auth,
                                           connector=aiohttp.TCPConnector(limit=20))
+
+    async def begin(self) -> None:
+        """Listen for events during this system's own steps only: subscribeAll
+        gets every event of every channel, callverify's calls included, which
+        would load Asterisk and the load generator during callverify's steps."""
+        self._connected.clear()
         self._listener = asyncio.get_running_loop().create_task(self._listen())
         await asyncio.wait_for(self._connected.wait(), 10)
 
-    async def close(self) -> None:
+    async def end(self) -> None:
         if self._listener is not None:
             self._listener.cancel()
             await asyncio.gather(self._listener, return_exceptions=True)
+            self._listener = None
+
+    async def close(self) -> None:
+        await self.end()
         if self.http is not None:
             await self.http.close()
 
