@@ -48,12 +48,13 @@ def run_workers(count: int, serve: Callable[[], None]) -> int:
     status = 0
     while children:
         try:
-            pid, code = os.wait()
+            pid, wait_status = os.wait()
         except ChildProcessError:
             break
         children.remove(pid)
-        if code and not stopping:
-            log.error("api worker %d exited (%d); stopping the others", pid, code)
+        if wait_status and not stopping:
+            log.error("api worker %d ended (wait status %d); stopping the others", pid,
+                      wait_status)
             status = 1
             forward(signal.SIGTERM)
     return status

@@ -18,7 +18,7 @@ from engine.ari.rest import AriError
 ORIGINATE_TRIES = 3
 HANGUP_EVENTS = ("ChannelHangupRequest", "ChannelDestroyed", "StasisEnd")
 # Every event type a Call reads; Asterisk is asked to send no other (each one
-# costs a decode and a wake-up, and these are 12 of the 18 a call produces).
+# costs a decode and a wake-up; a call produces 18, 14 of them of these types).
 EVENTS_READ = ("StasisStart", "ChannelDtmfReceived", "PlaybackFinished", "Dial",
                *HANGUP_EVENTS)
 
