@@ -47,24 +47,38 @@ async def test_right_code_then_pound(service, api, account, callbacks, phone, cl
     del sent
 
 
-async def test_asterisk_sends_only_the_events_a_call_reads(service, api, account, callbacks,
-                                                           phone):
-    """The ARI event filter holds: 18 events a call unfiltered, only the read types here."""
-    seen: list[str] = []
+@pytest.fixture
+def seen(service) -> list[str]:
+    """The types of the events Asterisk sends the service from now on."""
+    types: list[str] = []
     stream = service.ari.events
     deliver = stream._on_event
 
     def counting(event: dict) -> None:
-        seen.append(event["type"])
+        types.append(event["type"])
         deliver(event)
 
     stream._on_event = counting
+    return types
+
+
+async def test_asterisk_sends_only_the_events_a_call_reads(service, api, account, callbacks,
+                                                           phone, seen):
+    """The ARI event filter holds: 18 events a call unfiltered, only the read types here."""
     phone("answer_dtmf", keys="1234#")
     assert await verify(api, account, callbacks) == expected("1", "1")
     await asyncio.sleep(1)  # the hang-up events after the callback
     assert set(seen) <= set(EVENTS_READ)
     assert {"StasisStart", "ChannelDtmfReceived", "PlaybackFinished", "Dial"} <= set(seen)
     assert "PlaybackStarted" not in seen and "ChannelStateChange" not in seen
+
+
+async def test_a_far_end_hang_up_is_told_by_channel_destroyed_alone(service, api, account,
+                                                                    callbacks, phone, seen):
+    phone("answer_hangup", hangup_ms=1000)
+    assert await verify(api, account, callbacks) == expected("0", "1")
+    assert "ChannelDestroyed" in seen
+    assert "ChannelHangupRequest" not in seen and "StasisEnd" not in seen
 
 
 async def test_right_code_without_pound(service, api, account, callbacks, phone):
