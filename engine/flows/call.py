@@ -18,11 +18,11 @@ from engine.ari.rest import AriError
 ORIGINATE_TRIES = 3
 HANGUP_EVENTS = ("ChannelHangupRequest", "ChannelDestroyed", "StasisEnd")
 # The event types a Call needs; Asterisk is asked to send no other (each one
-# costs Asterisk a JSON snapshot and us a decode and a wake-up: a call produced
-# 18, it now gets 12). ChannelDestroyed carries the same cause and SIP status
-# as the ChannelHangupRequest before it (seen on 22.10 for BYE, 486, 503, 603),
-# so the other two hang-up events are only read if an Asterisk without event
-# filters sends them.
+# costs Asterisk a JSON snapshot and us a decode and a wake-up). A call used to
+# bring 18 events; now 11, or 12 when the far end hangs up. ChannelDestroyed
+# carries the same cause and SIP status as the ChannelHangupRequest before it
+# (seen on 22.10 for BYE, 486, 503, 603); the other two hang-up events are read
+# only if an Asterisk without event filters sends them.
 EVENTS_READ = ("StasisStart", "ChannelDtmfReceived", "PlaybackFinished", "Dial",
                "ChannelDestroyed")
 
