@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from engine.batched_script import BatchedScript
 from engine.delivery import DUE, WAKE
 
 ACCOUNT_SEQ = "cv:accounts:seq"
@@ -150,7 +151,7 @@ class Store:
     def __init__(self, redis: Redis, code_key: str = "") -> None:
         self.redis = redis
         self._code_key = code_key.encode() if code_key else b""
-        self._accept = redis.register_script(ACCEPT_LUA)
+        self._accept = BatchedScript(redis, ACCEPT_LUA)
         self._finish = redis.register_script(FINISH_LUA)
         self._take = redis.register_script(TAKE_LUA)
 

@@ -1,0 +1,107 @@
+"""BatchedScript against a real Redis: concurrent calls share one connection and
+one write, each caller gets its own reply (or its own error), and a lost or
+stalled Redis fails every caller of the batch instead of losing one."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from engine.batched_script import BatchedScript, command
+from tests.conftest import free_port
+
+# Counts its calls in KEYS[1], so the test sees every script ran exactly once.
+COUNT = """
+if ARGV[1] == 'boom' then return redis.error_reply('refused ' .. ARGV[2]) end
+return {redis.call('INCR', KEYS[1]), ARGV[2]}
+"""
+# Holds Redis for ARGV[1] ms, as a stalled server would.
+STALL = """
+local t = redis.call('TIME')
+local until_us = t[1] * 1000000 + t[2] + ARGV[1] * 1000
+repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] >= until_us
+return 1
+"""
+
+
+@pytest.fixture
+async def redis(clean_redis):
+    client = Redis.from_url(clean_redis, client_name="batched-test", socket_timeout=5)
+    yield client
+    await client.aclose()
+
+
+async def connections_named(redis: Redis, name: str) -> int:
+    return sum(1 for c in await redis.client_list() if c.get("name") == name)
+
+
+async def test_concurrent_calls_share_one_connection_and_each_gets_its_reply(redis):
+    script = BatchedScript(redis, COUNT)
+    replies = await asyncio.gather(*(script(keys=["calls"], args=["ok", str(i)])
+                                     for i in range(50)))
+    assert sorted(int(count) for count, _ in replies) == list(range(1, 51))
+    assert [echo.decode() for _, echo in replies] == [str(i) for i in range(50)]
+    # One call through redis-py per request would have opened 50 connections.
+    assert await connections_named(redis, "batched-test") == 1
+
+
+async def test_an_error_reply_reaches_only_its_caller(redis):
+    script = BatchedScript(redis, COUNT)
+    results = await asyncio.gather(
+        script(keys=["calls"], args=["ok", "a"]),
+        script(keys=["calls"], args=["boom", "b"]),
+        script(keys=["calls"], args=["ok", "c"]),
+        return_exceptions=True)
+    assert isinstance(results[1], ResponseError) and "refused b" in str(results[1])
+    assert [echo for _, echo in (results[0], results[2])] == [b"a", b"c"]
+    assert await redis.get("calls") == b"2"
+    # The connection was kept: an error reply does not break the stream.
+    assert await script(keys=["calls"], args=["ok", "d"]) == [3, b"d"]
+
+
+async def test_scripts_flushed_by_redis_are_loaded_again(redis):
+    script = BatchedScript(redis, COUNT)
+    assert (await script(keys=["calls"], args=["ok", "x"]))[0] == 1
+    await redis.script_flush()
+    replies = await asyncio.gather(*(script(keys=["calls"], args=["ok", "y"])
+                                     for _ in range(5)))
+    assert sorted(count for count, _ in replies) == [2, 3, 4, 5, 6]
+
+
+async def test_redis_down_fails_every_caller_of_the_batch():
+    unreachable = Redis(port=free_port(), socket_connect_timeout=1)
+    script = BatchedScript(unreachable, COUNT)
+    results = await asyncio.gather(*(script(keys=["calls"], args=["ok", "1"])
+                                     for _ in range(3)), return_exceptions=True)
+    assert all(isinstance(r, RedisConnectionError) for r in results), results
+    await unreachable.aclose()
+
+
+async def test_a_stalled_redis_times_out_the_batch_then_calls_work_again(clean_redis):
+    redis = Redis.from_url(clean_redis, socket_timeout=0.3)
+    stall_client = Redis.from_url(clean_redis, socket_timeout=5)
+    stall = BatchedScript(stall_client, STALL)
+    script = BatchedScript(redis, COUNT)
+    await script(keys=["calls"], args=["ok", "warm"])  # loaded, so the stall hits the reads
+    stalled = asyncio.ensure_future(stall(args=["1000"]))
+    await asyncio.sleep(0.1)
+    results = await asyncio.gather(*(script(keys=["calls"], args=["ok", "1"])
+                                     for _ in range(3)), return_exceptions=True)
+    assert all(isinstance(r, RedisTimeoutError) for r in results), results
+    assert await stalled == 1
+    # The timed-out connection was dropped with its unread replies: no stale
+    # reply is handed to the next caller.
+    assert await script(keys=["calls"], args=["ok", "after"]) == [5, b"after"]
+    await redis.aclose()
+    await stall_client.aclose()
+
+
+def test_command_is_resp_bulk_strings():
+    assert command(b"EVALSHA", "ab", 1, "é") == (
+        b"*4\r\n$7\r\nEVALSHA\r\n$2\r\nab\r\n$1\r\n1\r\n$2\r\n\xc3\xa9\r\n")
+    with pytest.raises(TypeError):
+        command(1.5)
