@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -24,7 +25,9 @@ class BatchedScript:
     """Call like redis-py's registered script: `await script(keys=[...], args=[...])`.
 
     Arguments are str, bytes or int. An error reply is raised to its own caller
-    only; a lost connection is raised to every caller of the batch.
+    only. A lost connection is retried once on a new connection, as redis-py's
+    own retry would; a timeout is not (the scripts may have run) and is raised
+    to every caller of the batch, like a connection lost twice.
     """
 
     def __init__(self, redis: Redis, lua: str) -> None:
@@ -49,8 +52,14 @@ class BatchedScript:
         task.add_done_callback(self._sending.discard)
 
     async def _send(self, batch: list[Call]) -> None:
+        replies: list = []
         try:
-            replies = await self._round_trip(batch)
+            try:
+                await self._round_trip(batch, replies)
+            except RedisConnectionError:
+                # Most often a pooled connection Redis closed while it was idle
+                # (a restart): the rest of the batch goes once more on a new one.
+                await self._round_trip(batch[len(replies):], replies)
             for i, (keys, args, _) in enumerate(batch):
                 if isinstance(replies[i], NoScriptError):
                     # Redis restarted or flushed its scripts: redis-py loads it again.
@@ -68,7 +77,8 @@ class BatchedScript:
             else:
                 future.set_result(reply)
 
-    async def _round_trip(self, batch: list[Call]) -> list:
+    async def _round_trip(self, batch: list[Call], replies: list) -> None:
+        """Send `batch` on one connection and append its replies to `replies`."""
         sha = self._script.sha
         packed = b"".join(command(b"EVALSHA", sha, len(keys), *keys, *args)
                           for keys, args, _ in batch)
@@ -76,7 +86,6 @@ class BatchedScript:
         connection = await pool.get_connection()
         try:
             await connection.send_packed_command(packed)
-            replies = []
             # One deadline for the batch: a timeout per reply costs more than the reply.
             async with asyncio.timeout(connection.socket_timeout):
                 for _ in batch:
@@ -93,7 +102,6 @@ class BatchedScript:
             raise
         finally:
             await pool.release(connection)
-        return replies
 
 
 def command(*parts: str | bytes | int) -> bytes:

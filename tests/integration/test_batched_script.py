@@ -11,6 +11,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from api.redis_client import connect_redis
 from engine.batched_script import BatchedScript, command
 from tests.conftest import free_port
 
@@ -73,7 +74,7 @@ async def test_scripts_flushed_by_redis_are_loaded_again(redis):
 
 
 async def test_redis_down_fails_every_caller_of_the_batch():
-    unreachable = Redis(port=free_port(), socket_connect_timeout=1)
+    unreachable = connect_redis(f"redis://127.0.0.1:{free_port()}/0")  # as the API's
     script = BatchedScript(unreachable, COUNT)
     results = await asyncio.gather(*(script(keys=["calls"], args=["ok", "1"])
                                      for _ in range(3)), return_exceptions=True)
@@ -105,3 +106,14 @@ def test_command_is_resp_bulk_strings():
         b"*4\r\n$7\r\nEVALSHA\r\n$2\r\nab\r\n$1\r\n1\r\n$2\r\n\xc3\xa9\r\n")
     with pytest.raises(TypeError):
         command(1.5)
+
+
+async def test_a_connection_closed_by_redis_is_replaced_before_the_next_batch(redis, clean_redis):
+    script = BatchedScript(redis, COUNT)
+    assert (await script(keys=["calls"], args=["ok", "1"]))[0] == 1
+    # As after a Redis restart: the pooled connection is dead when next used.
+    admin = Redis.from_url(clean_redis)
+    assert await admin.client_kill_filter(_type="normal", skipme=True) >= 1
+    await admin.aclose()
+    replies = await asyncio.gather(*(script(keys=["calls"], args=["ok", "2"]) for _ in range(3)))
+    assert sorted(count for count, _ in replies) == [2, 3, 4]
