@@ -39,6 +39,16 @@ def machine_ticks() -> tuple[int, int]:
     return sum(values) - idle, sum(values)
 
 
+def cpu_pressure_us() -> int | None:
+    """Time (µs, since boot) in which some runnable task waited for a CPU: the
+    kernel's pressure stall information. None where the kernel has no PSI."""
+    try:
+        with open("/proc/pressure/cpu") as fh:
+            return int(fh.readline().rsplit("total=", 1)[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 @dataclass
 class CpuWindow:
     """CPU used by some processes (and the machine) between start() and stop()."""
@@ -49,6 +59,7 @@ class CpuWindow:
     used_ms: dict | None = None
     wall_s: float = 0.0
     machine_busy: float = 0.0
+    cpu_waiting: float | None = None  # share of the window some task waited for a CPU
 
     def _cpu_ms(self, pid: int) -> float:
         return family_cpu_ms(pid) if self.children else process_cpu_ms(pid)
@@ -56,6 +67,7 @@ class CpuWindow:
     def start(self) -> "CpuWindow":
         self.started = {name: self._cpu_ms(pid) for name, pid in self.pids.items()}
         self._machine = machine_ticks()
+        self._pressure = cpu_pressure_us()
         self._t0 = time.monotonic()
         return self
 
@@ -67,4 +79,7 @@ class CpuWindow:
         self.wall_s = time.monotonic() - self._t0
         dt = total - self._machine[1]
         self.machine_busy = (busy - self._machine[0]) / dt if dt else 0.0
+        pressure = cpu_pressure_us()
+        if pressure is not None and self._pressure is not None and self.wall_s:
+            self.cpu_waiting = (pressure - self._pressure) / 1e6 / self.wall_s
         return self

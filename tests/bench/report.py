@@ -46,6 +46,10 @@ def reference(steps: list[dict]) -> dict | None:
     return max(ok, key=lambda s: s["rate"]) if ok else None
 
 
+def _percent(share: float | None) -> str:
+    return "-" if share is None else f"{100 * share:.0f}%"
+
+
 def _fmt(value, unit: str = "") -> str:
     if value is None:
         return "-"
@@ -116,8 +120,10 @@ def goals(results: dict) -> list[dict]:
 
 
 def table(results: dict) -> str:
+    nice = (results.get("settings") or {}).get("service_nice")
     lines = ["", "callverify benchmark  " + results["meta"]["date"]
-             + f"  ({results['meta']['cpus']} CPUs, {results['meta']['asterisk']})", ""]
+             + f"  ({results['meta']['cpus']} CPUs, {results['meta']['asterisk']})"
+             + ("" if nice is None else f"  callverify at CPU priority (nice) {nice}"), ""]
     rows = [("figure", "value", "goal", "")]
     rows += [(g["figure"], _fmt(g["value"], g["unit"]), g["goal"], g["status"])
              for g in results["goals"]]
@@ -139,10 +145,11 @@ def table(results: dict) -> str:
             lines.append("  ".join("-" * w for w in widths))
     lines += ["", "sweep, then the concurrency hold and the three-process step (late: INVITE "
               "over {} s after the request, counted as failed; net CPU: idle use taken off;\n"
-              "busy: all CPUs; other: cores used by processes outside the bench)".format(
+              "busy: all CPUs; wait: share of the time some runnable task waited for a CPU\n"
+              "(the kernel's CPU pressure); other: cores used by processes outside the bench)".format(
                   _fmt((results["steps"] or [{}])[0].get("establish_threshold_s")))]
     head = ("step", "calls", "ok", "fail", "late", "wrong", "peak", "svc ms/v", "ast ms/c",
-            "r2I p50/p99", "digit2v p50/p99", "API p50/p99", "busy", "other")
+            "r2I p50/p99", "digit2v p50/p99", "API p50/p99", "busy", "wait", "other")
     srows = [head]
     extra = [results[k] for k in ("concurrency", "split") if results.get(k)]
     for s in results["steps"] + extra:
@@ -155,7 +162,8 @@ def table(results: dict) -> str:
                                      _fmt(s["last_digit_to_verdict_ms"]["p99"])),
                       "{}/{}".format(_fmt(s["request_latency_ms"]["p50"]),
                                      _fmt(s["request_latency_ms"]["p99"])),
-                      f"{100 * s['machine_busy']:.0f}%", _fmt(s.get("other_cores"))))
+                      f"{100 * s['machine_busy']:.0f}%", _percent(s.get("cpu_waiting")),
+                      _fmt(s.get("other_cores"))))
     widths = [max(len(str(r[i])) for r in srows) for i in range(len(head))]
     for row in srows:
         lines.append("  ".join(str(c).rjust(w) if j else str(c).ljust(w)

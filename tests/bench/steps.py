@@ -164,6 +164,7 @@ def figures(name: str, rate: float, attempts: list[Attempt], phone: SipPhone,
         "request_latency_ms": ms_summary(a.answered_at - a.sent for a in attempts if a.sent),
         "cpu_ms": used, "wall_s": round(cpu.wall_s, 2),
         "machine_busy": round(cpu.machine_busy, 3),
+        "cpu_waiting": None if cpu.cpu_waiting is None else round(cpu.cpu_waiting, 3),
         # CPU of processes that are not part of the bench (other work on the machine)
         "other_cores": round(max(0.0, cpu.machine_busy * len(os.sched_getaffinity(0))
                                  - sum(used.values()) / 1000 / cpu.wall_s), 2)

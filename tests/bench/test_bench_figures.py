@@ -69,3 +69,27 @@ def test_cpu_window_counts_children_only_when_asked():
         busy.kill()
         busy.wait()
     assert family.used_ms["me"] - own.used_ms["me"] >= 300
+
+
+def test_cpu_window_sees_tasks_waiting_for_a_cpu():
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.bench.cpu import CpuWindow, cpu_pressure_us
+
+    window = CpuWindow({}).start()
+    # Two more busy processes than CPUs: some runnable task waits all along.
+    spinners = [subprocess.Popen([sys.executable, "-c",
+                                  "import time\nt = time.monotonic()\n"
+                                  "while time.monotonic() - t < 1.0: pass"])
+                for _ in range(len(os.sched_getaffinity(0)) + 2)]
+    for spinner in spinners:
+        spinner.wait(30)
+    time.sleep(0.05)
+    window.stop()
+    if cpu_pressure_us() is None:  # a kernel without PSI: the bench says "-"
+        assert window.cpu_waiting is None
+    else:
+        assert 0.3 < window.cpu_waiting <= 1.05
