@@ -21,6 +21,7 @@ from pathlib import Path
 
 from tests.bench import frontdoor, profile, report, stack
 from tests.bench.cpu import CpuWindow
+from tests.bench.rates import RatePlan
 from tests.bench.steps import Numbers, run_step, wait_idle
 from tests.bench.systems import CallbackSink, CallverifyApi, DialplanBaseline
 
@@ -30,7 +31,11 @@ RESERVE_S = 110  # what the steps after the sweep need (hold, profile, front doo
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__.split("\n")[0])
-    p.add_argument("--rates", default="5,10,20,30,40,50,60", help="sweep, calls per second")
+    p.add_argument("--rates", default="10,20,40,60,80,100,130,160,200",
+                   help="the sweep's coarse rates, calls per second: each system climbs "
+                        "them until one fails")
+    p.add_argument("--refine", type=int, default=2,
+                   help="steps bisecting between a system's last clean and first failed rate")
     p.add_argument("--step-seconds", type=float, default=8.0, help="offered load per step")
     p.add_argument("--min-calls", type=int, default=30, help="calls per step at least")
     p.add_argument("--hold-calls", type=int, default=150, help="calls for the concurrency hold")
@@ -91,21 +96,25 @@ async def sweep_and_hold(args, state, guard: Guarded, base, idle, t_start, log) 
     redis_url = svc.env["CALLVERIFY_REDIS_URL"]
     await guard.step(api, 2, numbers.take(4), base, label="warm-up callverify")
     await guard.step(base, 2, numbers.take(4), base, label="warm-up dialplan")
-    steps, failed, skipped = [], set(), []
-    for rate in [float(r) for r in args.rates.split(",")]:
-        count = max(args.min_calls, round(rate * args.step_seconds))
-        for system in (api, base):
-            if system.name in failed:
+    steps, skipped = [], []
+    coarse = [float(r) for r in args.rates.split(",")]
+    plans = {system: RatePlan(coarse, refinements=args.refine) for system in (api, base)}
+    while plans:
+        for system, plan in list(plans.items()):
+            rate = plan.next_rate()
+            if rate is None:
+                del plans[system]
                 continue
+            count = max(args.min_calls, round(rate * args.step_seconds))
             if time.monotonic() - t_start + count / rate + 25 > args.budget - RESERVE_S:
                 skipped.append(f"{system.name} {rate:g}/s")
+                del plans[system]
                 continue
             step = with_net_cpu(await guard.step(system, rate, numbers.take(count), base,
                                                  redis_url=redis_url), idle)
             log(step)
             steps.append(step)
-            if not report.passed(step):
-                failed.add(system.name)
+            plan.record(rate, report.passed(step))
     # Concurrency: keys come after the whole enter-code prompt, so calls last ~16 s.
     hold = with_net_cpu(await guard.step(api, 10, numbers.take(args.hold_calls), base,
                                          delay_ms=9000, label="callverify hold 10/s",
@@ -120,7 +129,7 @@ async def sweep_and_hold(args, state, guard: Guarded, base, idle, t_start, log) 
         spy = profile.start_record(svc.pid, (n - 1) / rate + 6, raw)
         await asyncio.sleep(0.5)
         profiled = await run_step(api, rate, numbers.take(n), guard.pids, base,
-                                  label=f"callverify {rate}/s under py-spy")
+                                  label=f"callverify {rate}/s under py-spy", redis_url=redis_url)
         prof["callverify run (engine step)"] = {
             **profile.finish(spy, raw, 30), "step": {k: profiled[k] for k in (
                 "calls", "completed", "failed", "wrong")}}
@@ -145,7 +154,8 @@ async def split_step(svc, api, base, state, pids, workdir, numbers, log) -> dict
         rate = report.REFERENCE_RATE
         try:
             step = await run_step(front, rate, numbers.take(round(rate * 6)), pids, base,
-                                  label=f"callverify split {rate}/s")
+                                  label=f"callverify split {rate}/s",
+                                  redis_url=svc.env["CALLVERIFY_REDIS_URL"])
         finally:
             await front.close()
         log(step)

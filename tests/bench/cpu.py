@@ -20,6 +20,16 @@ def process_cpu_ms(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) * 1000 / TICK
 
 
+def main_thread_wait_ms(pid: int) -> float:
+    """How long the main thread of `pid` (a service's event loop) was runnable but
+    waiting for a CPU, in ms since it started (the scheduler's schedstat)."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as fh:
+            return int(fh.read().split()[1]) / 1e6
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def family_cpu_ms(pid: int) -> float:
     """CPU of `pid` and of its children (e.g. `callverify api --workers N`)."""
     total = process_cpu_ms(pid)
@@ -60,12 +70,14 @@ class CpuWindow:
     wall_s: float = 0.0
     machine_busy: float = 0.0
     cpu_waiting: float | None = None  # share of the window some task waited for a CPU
+    waited_ms: dict | None = None  # per process: its main thread runnable, not running
 
     def _cpu_ms(self, pid: int) -> float:
         return family_cpu_ms(pid) if self.children else process_cpu_ms(pid)
 
     def start(self) -> "CpuWindow":
         self.started = {name: self._cpu_ms(pid) for name, pid in self.pids.items()}
+        self._waited = {name: main_thread_wait_ms(pid) for name, pid in self.pids.items()}
         self._machine = machine_ticks()
         self._pressure = cpu_pressure_us()
         self._t0 = time.monotonic()
@@ -75,6 +87,8 @@ class CpuWindow:
         assert self.started is not None
         self.used_ms = {name: round(self._cpu_ms(pid) - self.started[name], 1)
                         for name, pid in self.pids.items()}
+        self.waited_ms = {name: round(main_thread_wait_ms(pid) - self._waited[name], 1)
+                          for name, pid in self.pids.items()}
         busy, total = machine_ticks()
         self.wall_s = time.monotonic() - self._t0
         dt = total - self._machine[1]

@@ -146,10 +146,12 @@ def table(results: dict) -> str:
     lines += ["", "sweep, then the concurrency hold and the three-process step (late: INVITE "
               "over {} s after the request, counted as failed; net CPU: idle use taken off;\n"
               "busy: all CPUs; wait: share of the time some runnable task waited for a CPU\n"
-              "(the kernel's CPU pressure); other: cores used by processes outside the bench)".format(
+              "(the kernel's CPU pressure); loop wait: share of the time callverify's event loop\n"
+              "was ready to run but had no CPU (its schedstat); other: cores used by processes outside the bench)".format(
                   _fmt((results["steps"] or [{}])[0].get("establish_threshold_s")))]
     head = ("step", "calls", "ok", "fail", "late", "wrong", "peak", "svc ms/v", "ast ms/c",
-            "r2I p50/p99", "digit2v p50/p99", "API p50/p99", "busy", "wait", "other")
+            "r2I p50/p99", "digit2v p50/p99", "API p50/p99", "busy", "wait", "loop wait",
+            "other")
     srows = [head]
     extra = [results[k] for k in ("concurrency", "split") if results.get(k)]
     for s in results["steps"] + extra:
@@ -163,6 +165,7 @@ def table(results: dict) -> str:
                       "{}/{}".format(_fmt(s["request_latency_ms"]["p50"]),
                                      _fmt(s["request_latency_ms"]["p99"])),
                       f"{100 * s['machine_busy']:.0f}%", _percent(s.get("cpu_waiting")),
+                      _percent(s.get("service_loop_waiting")),
                       _fmt(s.get("other_cores"))))
     widths = [max(len(str(r[i])) for r in srows) for i in range(len(head))]
     for row in srows:

@@ -139,7 +139,7 @@ def service_env(redis_url: str, state: dict, listen: str) -> dict:
         "CALLVERIFY_TRUNK_URI": state["trunk_uri"],
         "CALLVERIFY_API_LISTEN": listen,
         # The bench measures the machine, not the default cap of 200 calls.
-        "CALLVERIFY_MAX_CONCURRENT_CALLS": "1000",
+        "CALLVERIFY_MAX_CONCURRENT_CALLS": "5000",
     })
     return env
 

@@ -10,6 +10,7 @@ import time
 
 import redis
 
+from engine.store import CALLS_STREAM
 from tests.bench.cpu import CpuWindow
 from tests.bench.stack import PHONE_PORT
 from tests.bench.stats import ms_summary, peak_overlap
@@ -22,6 +23,8 @@ PHONE_TAIL_S = 15.0     # after the last verdict: closing prompt and BYE
 # threshold time as failed; here: the INVITE must reach the phone within this
 # long of the request, or the verification counts as failed even if it matched.
 ESTABLISH_S = 1.0
+# Before a step, how long the last one's calls may take to go; then they are dropped.
+SETTLE_S = 60.0
 
 
 class Numbers:
@@ -44,6 +47,48 @@ async def wait_idle(system, timeout: float = 20.0) -> int:
         if not left or time.monotonic() > deadline:
             return left
         await asyncio.sleep(0.2)
+
+
+def queued_jobs(redis_url: str | None) -> int:
+    """Verifications accepted but not yet finished by the engine (its stream's length:
+    a job leaves it when acknowledged)."""
+    if not redis_url:
+        return 0
+    client = redis.Redis.from_url(redis_url)
+    try:
+        return client.xlen(CALLS_STREAM)
+    finally:
+        client.close()
+
+
+def drop_jobs(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.xtrim(CALLS_STREAM, maxlen=0, approximate=False)
+    finally:
+        client.close()
+
+
+async def settle(channels, redis_url: str | None) -> dict:
+    """Wait until the last step's calls are gone: no channel on Asterisk and no job
+    in callverify's queue. An overloaded step leaves a backlog that would otherwise
+    be dialled into the next step's phone, whose call count it would use up. Past
+    SETTLE_S the backlog is dropped and the channels left are hung up."""
+    t0 = time.monotonic()
+    while True:
+        left, queued = len(await channels.channels()), queued_jobs(redis_url)
+        if not left and not queued:
+            return {"settle_s": round(time.monotonic() - t0, 1), "dropped_jobs": 0,
+                    "hung_up_channels": 0}
+        if time.monotonic() - t0 > SETTLE_S:
+            break
+        await asyncio.sleep(0.5)
+    if queued:
+        drop_jobs(redis_url)
+    hung_up = await channels.hang_up_all()
+    await wait_idle(channels)
+    return {"settle_s": round(time.monotonic() - t0, 1), "dropped_jobs": queued,
+            "hung_up_channels": hung_up}
 
 
 def command_counts(redis_url: str | None) -> dict[str, int]:
@@ -80,6 +125,7 @@ async def run_step(system, rate: float, numbers: list[str], pids: dict[str, int]
     with `redis_url`, Redis's command counts per call are reported too.
     """
     count = len(numbers)
+    settled = await settle(channels, redis_url)
     phone = SipPhone("answer_dtmf", keys=CODE + "#", port=PHONE_PORT, calls=count,
                      delay_ms=delay_ms, extra_args=("-l", "10000"))
     await asyncio.to_thread(phone.start)
@@ -113,6 +159,7 @@ async def run_step(system, rate: float, numbers: list[str], pids: dict[str, int]
     result = figures(system.name, rate, attempts, phone, cpu, offered_s)
     result["label"] = label or f"{system.name} {rate:g}/s"
     result["channels_left"] = left
+    result["before"] = settled
     result["phone_exit"] = phone.returncode
     if redis_url:
         result["redis_commands_per_call"] = commands_per_call(
@@ -165,6 +212,11 @@ def figures(name: str, rate: float, attempts: list[Attempt], phone: SipPhone,
         "cpu_ms": used, "wall_s": round(cpu.wall_s, 2),
         "machine_busy": round(cpu.machine_busy, 3),
         "cpu_waiting": None if cpu.cpu_waiting is None else round(cpu.cpu_waiting, 3),
+        # Share of the step the service's event loop was ready to run but had no CPU.
+        "service_loop_waiting": round(cpu.waited_ms["service"] / 1000 / cpu.wall_s, 3)
+        if name == "callverify" and "service" in (cpu.waited_ms or {}) and cpu.wall_s
+        else None,
+        "main_thread_wait_ms": cpu.waited_ms,
         # CPU of processes that are not part of the bench (other work on the machine)
         "other_cores": round(max(0.0, cpu.machine_busy * len(os.sched_getaffinity(0))
                                  - sum(used.values()) / 1000 / cpu.wall_s), 2)

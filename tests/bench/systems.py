@@ -201,3 +201,12 @@ class DialplanBaseline:
         assert self.http is not None
         async with self.http.get(f"{self.ari}/channels") as resp:
             return await resp.json()
+
+    async def hang_up_all(self) -> int:
+        """Hang up every channel on Asterisk (callverify's too); how many there were."""
+        assert self.http is not None
+        channels = await self.channels()
+        for channel in channels:
+            async with self.http.delete(f"{self.ari}/channels/{channel['id']}") as resp:
+                await resp.read()
+        return len(channels)

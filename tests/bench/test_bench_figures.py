@@ -79,17 +79,42 @@ def test_cpu_window_sees_tasks_waiting_for_a_cpu():
 
     from tests.bench.cpu import CpuWindow, cpu_pressure_us
 
-    window = CpuWindow({}).start()
-    # Two more busy processes than CPUs: some runnable task waits all along.
+    # Two more busy processes than CPUs: some runnable task waits all along,
+    # and each spinner waits for a CPU about a third of the time or more.
     spinners = [subprocess.Popen([sys.executable, "-c",
                                   "import time\nt = time.monotonic()\n"
-                                  "while time.monotonic() - t < 1.0: pass"])
+                                  "while time.monotonic() - t < 1.5: pass"])
                 for _ in range(len(os.sched_getaffinity(0)) + 2)]
+    time.sleep(0.2)
+    window = CpuWindow({"spinner": spinners[0].pid}).start()
+    time.sleep(1.0)
+    window.stop()
     for spinner in spinners:
         spinner.wait(30)
-    time.sleep(0.05)
-    window.stop()
+    assert window.waited_ms["spinner"] > 150
+    assert window.used_ms["spinner"] + window.waited_ms["spinner"] > 700
     if cpu_pressure_us() is None:  # a kernel without PSI: the bench says "-"
         assert window.cpu_waiting is None
     else:
         assert 0.3 < window.cpu_waiting <= 1.05
+
+
+def sweep(plan, capacity):
+    """Run a RatePlan against a system that passes every rate up to `capacity`."""
+    while (rate := plan.next_rate()) is not None:
+        plan.record(rate, rate <= capacity)
+    return plan.tried
+
+
+def test_rate_plan_climbs_until_a_failure_then_bisects_towards_the_knee():
+    from tests.bench.rates import RatePlan
+
+    coarse = [10.0, 20.0, 40.0, 60.0, 80.0, 100.0]
+    assert sweep(RatePlan(coarse), capacity=47) == [10, 20, 40, 60, 50, 45]
+    assert sweep(RatePlan(coarse, refinements=0), capacity=47) == [10, 20, 40, 60]
+    # A knee above the top rate: every coarse rate, nothing to bisect.
+    assert sweep(RatePlan(coarse), capacity=500) == coarse
+    # Failing the first rate: no knee, nothing below it to try.
+    assert sweep(RatePlan(coarse), capacity=5) == [10]
+    # Bisection stops when no multiple of the grain is left in between.
+    assert sweep(RatePlan([10.0, 15.0, 20.0]), capacity=17) == [10, 15, 20]
