@@ -104,8 +104,9 @@ async def test_a_stalled_redis_times_out_the_batch_then_calls_work_again(clean_r
 def test_command_is_resp_bulk_strings():
     assert command(b"EVALSHA", "ab", 1, "é") == (
         b"*4\r\n$7\r\nEVALSHA\r\n$2\r\nab\r\n$1\r\n1\r\n$2\r\n\xc3\xa9\r\n")
+    assert command("x", 1.5) == b"*2\r\n$1\r\nx\r\n$3\r\n1.5\r\n"
     with pytest.raises(TypeError):
-        command(1.5)
+        command("x", None)
 
 
 async def test_a_connection_closed_by_redis_is_replaced_before_the_next_batch(redis, clean_redis):
