@@ -47,6 +47,7 @@ CALLER_ID = re.compile(r"[0-9]{1,15}")
 MAX_SECRET = 30
 MAX_CALLBACK_URL = 2048
 NON_GEOGRAPHIC = "001"
+WHITESPACE = re.compile(r"\s")
 
 
 class ReturnCode(enum.IntEnum):
@@ -102,7 +103,7 @@ def parse_request(query: MultiMapping[str]) -> ReverseVerifyRequest | ReturnCode
 
 def is_callback_url(url: str) -> bool:
     """True for an http(s) URL with a host, of a sane length."""
-    if len(url) > MAX_CALLBACK_URL or any(c.isspace() for c in url):
+    if len(url) > MAX_CALLBACK_URL or WHITESPACE.search(url):
         return False
     try:
         parts = urlsplit(url)
@@ -132,7 +133,7 @@ def e164_number(country_code: str, phone_number: str) -> str | None:
     # Local-only numbers (7-digit NANP) cannot be dialled through a trunk.
     if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
         return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
+    return f"{calling_code}{phonenumbers.national_significant_number(number)}"
 
 
 def dialing_refusal(request: ReverseVerifyRequest, settings: Settings) -> ReturnCode | None:
