@@ -19,6 +19,8 @@ import aiohttp
 from redis.asyncio import Redis
 from yarl import URL
 
+from engine.batched_script import BatchedScript
+
 log = logging.getLogger(__name__)
 
 DUE = "cv:deliveries:due"
@@ -100,8 +102,8 @@ class Deliverer:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.give_up_seconds = give_up_seconds
-        self._lease = redis.register_script(LEASE_LUA)
-        self._done_script = redis.register_script(DONE_LUA)
+        self._lease = BatchedScript(redis, LEASE_LUA)
+        self._done_script = BatchedScript(redis, DONE_LUA)
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task] = set()
         self._stopping = asyncio.Event()

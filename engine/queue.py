@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from engine.batched_script import BatchedScript
 from engine.store import CALLS_STREAM
 
 GROUP = "engines"
@@ -39,7 +40,7 @@ class CallQueue:
     def __init__(self, redis: Redis, consumer: str) -> None:
         self.redis = redis
         self.consumer = consumer
-        self._ack = redis.register_script(ACK_LUA)
+        self._ack = BatchedScript(redis, ACK_LUA)
 
     async def ensure_group(self) -> None:
         try:

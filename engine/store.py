@@ -147,8 +147,8 @@ class Store:
         self.redis = redis
         self._code_key = code_key.encode() if code_key else b""
         self._accept = BatchedScript(redis, ACCEPT_LUA)
-        self._finish = redis.register_script(FINISH_LUA)
-        self._take = redis.register_script(TAKE_LUA)
+        self._finish = BatchedScript(redis, FINISH_LUA)
+        self._take = BatchedScript(redis, TAKE_LUA)
 
     # -- accounts -------------------------------------------------------
     async def create_account(self, name: str, credits: int) -> NewAccount:
