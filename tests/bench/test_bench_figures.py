@@ -118,3 +118,35 @@ def test_rate_plan_climbs_until_a_failure_then_bisects_towards_the_knee():
     assert sweep(RatePlan(coarse), capacity=5) == [10]
     # Bisection stops when no multiple of the grain is left in between.
     assert sweep(RatePlan([10.0, 15.0, 20.0]), capacity=17) == [10, 15, 20]
+
+
+class FakeAsterisk:
+    """Channels that go away after `polls` looks, or never; hang_up_all ends them."""
+
+    def __init__(self, polls: int | None) -> None:
+        self.polls, self.hung_up = polls, 0
+
+    async def channels(self) -> list:
+        if self.polls is None:
+            return [{"id": "left"}]
+        self.polls -= 1
+        return [{"id": "going"}] if self.polls >= 0 else []
+
+    async def hang_up_all(self) -> int:
+        self.polls, self.hung_up = 0, self.hung_up + 1
+        return 1
+
+
+async def test_settle_waits_for_the_last_steps_calls_and_ends_what_stays(monkeypatch):
+    from tests.bench import steps
+
+    monkeypatch.setattr(steps, "SETTLE_S", 5.0)
+    going = FakeAsterisk(polls=1)  # one look with a channel, then none
+    settled = await steps.settle(going, None)
+    assert settled["hung_up_channels"] == 0 and going.hung_up == 0
+    assert 0.4 <= settled["settle_s"] < 2.0
+    monkeypatch.setattr(steps, "SETTLE_S", 1.0)
+    stuck = FakeAsterisk(polls=None)
+    settled = await steps.settle(stuck, None)
+    assert stuck.hung_up == 1 and settled["hung_up_channels"] == 1
+    assert settled["dropped_jobs"] == 0
