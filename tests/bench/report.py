@@ -171,6 +171,13 @@ def table(results: dict) -> str:
     for row in srows:
         lines.append("  ".join(str(c).rjust(w) if j else str(c).ljust(w)
                                for j, (c, w) in enumerate(zip(row, widths))))
+    setup = [(s["label"], s["accepted_to_originate_ms"], s["originate_to_ringing_ms"])
+             for s in results["steps"] + extra if s.get("accepted_to_originate_ms")]
+    if setup:
+        lines += ["", "callverify's call set-up, p50/p99 ms: accepted -> originate sent "
+                  "(API, queue, engine) | originate sent -> Asterisk reports ringing"]
+        lines += [f"  {label:>24}: {_fmt(a['p50'])}/{_fmt(a['p99'])} | "
+                  f"{_fmt(r['p50'])}/{_fmt(r['p99'])}" for label, a, r in setup]
     split = results.get("split") or {}
     if split.get("cpu_ms_per_verification"):
         parts = ", ".join(f"{k} {v:.1f} ms" for k, v in split["cpu_ms_per_verification"].items())

@@ -10,7 +10,7 @@ import time
 
 import redis
 
-from engine.store import CALLS_STREAM
+from engine.store import CALLS_STREAM, verification_key
 from tests.bench.cpu import CpuWindow
 from tests.bench.stack import PHONE_PORT
 from tests.bench.stats import ms_summary, peak_overlap
@@ -91,6 +91,30 @@ async def settle(channels, redis_url: str | None) -> dict:
             "hung_up_channels": hung_up}
 
 
+def setup_times(redis_url: str, since: float) -> dict:
+    """Where callverify's calls accepted since `since` (epoch seconds) spent their
+    set-up: accepted -> originate sent (API, queue, engine) and originate sent ->
+    Asterisk reporting the phone ringing, from the verification records."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        keys = list(client.scan_iter(verification_key("*"), count=1000))
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            pipe.hmget(key, "created_at", "outcome_placed_at", "outcome_ringing_at")
+        records = pipe.execute()
+    finally:
+        client.close()
+    taken, rung = [], []
+    for created, placed, ringing in records:
+        if not created or not placed or float(created) < since:
+            continue
+        taken.append(float(placed) - float(created))
+        if ringing:
+            rung.append(float(ringing) - float(placed))
+    return {"accepted_to_originate_ms": ms_summary(taken),
+            "originate_to_ringing_ms": ms_summary(rung)}
+
+
 def command_counts(redis_url: str | None) -> dict[str, int]:
     """Redis's own count of each command served (scripts' inner commands included),
     and under "aof_delayed_fsync" how often it held writes back for a slow disk."""
@@ -135,7 +159,7 @@ async def run_step(system, rate: float, numbers: list[str], pids: dict[str, int]
     await system.begin()
     commands = command_counts(redis_url)
     cpu = CpuWindow(pids).start()
-    t0 = time.monotonic()
+    t0, started = time.monotonic(), time.time()
     tasks = []
     for i, attempt in enumerate(attempts):
         await asyncio.sleep(max(0.0, t0 + i / rate - time.monotonic()))
@@ -164,6 +188,8 @@ async def run_step(system, rate: float, numbers: list[str], pids: dict[str, int]
     if redis_url:
         result["redis_commands_per_call"] = commands_per_call(
             commands, command_counts(redis_url), len(numbers))
+        if system.name == "callverify":
+            result.update(setup_times(redis_url, started))
     await asyncio.to_thread(phone.cleanup)
     return result
 

@@ -150,3 +150,24 @@ async def test_settle_waits_for_the_last_steps_calls_and_ends_what_stays(monkeyp
     settled = await steps.settle(stuck, None)
     assert stuck.hung_up == 1 and settled["hung_up_channels"] == 1
     assert settled["dropped_jobs"] == 0
+
+
+def test_setup_times_split_each_calls_wait_between_the_engine_and_asterisk(clean_redis):
+    import redis
+
+    from engine.store import verification_key
+    from tests.bench.steps import setup_times
+
+    client = redis.Redis.from_url(clean_redis)
+    client.hset(verification_key("old"), mapping={  # an earlier step's call: left out
+        "created_at": "90.0", "outcome_placed_at": "99.0", "outcome_ringing_at": "99.5"})
+    client.hset(verification_key("a"), mapping={
+        "created_at": "100.000", "outcome_placed_at": "100.004", "outcome_ringing_at": "100.010"})
+    client.hset(verification_key("b"), mapping={  # never rang
+        "created_at": "100.100", "outcome_placed_at": "100.900", "outcome_ringing_at": ""})
+    client.hset(verification_key("c"), mapping={"created_at": "100.2"})  # not taken yet
+    client.close()
+    times = setup_times(clean_redis, since=100.0)
+    assert times["accepted_to_originate_ms"]["n"] == 2
+    assert times["accepted_to_originate_ms"]["max"] == 800.0
+    assert times["originate_to_ringing_ms"] == {"n": 1, "p50": 6.0, "p99": 6.0, "max": 6.0}
