@@ -146,8 +146,9 @@ def table(results: dict) -> str:
     lines += ["", "sweep, then the concurrency hold and the three-process step (late: INVITE "
               "over {} s after the request, counted as failed; net CPU: idle use taken off;\n"
               "busy: all CPUs; wait: share of the time some runnable task waited for a CPU\n"
-              "(the kernel's CPU pressure); loop wait: share of the time callverify's event loop\n"
-              "was ready to run but had no CPU (its schedstat); other: cores used by processes outside the bench)".format(
+              "(the kernel's CPU pressure); loop wait: share of the time callverify's event\n"
+              "loop was ready to run but had no CPU (its schedstat); other: cores used by\n"
+              "processes outside the bench)".format(
                   _fmt((results["steps"] or [{}])[0].get("establish_threshold_s")))]
     head = ("step", "calls", "ok", "fail", "late", "wrong", "peak", "svc ms/v", "ast ms/c",
             "r2I p50/p99", "digit2v p50/p99", "API p50/p99", "busy", "wait", "loop wait",
