@@ -54,19 +54,13 @@ def queued_jobs(redis_url: str | None) -> int:
     a job leaves it when acknowledged)."""
     if not redis_url:
         return 0
-    client = redis.Redis.from_url(redis_url)
-    try:
+    with redis.Redis.from_url(redis_url) as client:
         return client.xlen(CALLS_STREAM)
-    finally:
-        client.close()
 
 
 def drop_jobs(redis_url: str) -> None:
-    client = redis.Redis.from_url(redis_url)
-    try:
+    with redis.Redis.from_url(redis_url) as client:
         client.xtrim(CALLS_STREAM, maxlen=0, approximate=False)
-    finally:
-        client.close()
 
 
 async def settle(channels, redis_url: str | None) -> dict:
@@ -95,15 +89,11 @@ def setup_times(redis_url: str, since: float) -> dict:
     """Where callverify's calls accepted since `since` (epoch seconds) spent their
     set-up: accepted -> originate sent (API, queue, engine) and originate sent ->
     Asterisk reporting the phone ringing, from the verification records."""
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    try:
-        keys = list(client.scan_iter(verification_key("*"), count=1000))
+    with redis.Redis.from_url(redis_url, decode_responses=True) as client:
         pipe = client.pipeline(transaction=False)
-        for key in keys:
+        for key in client.scan_iter(verification_key("*"), count=1000):
             pipe.hmget(key, "created_at", "outcome_placed_at", "outcome_ringing_at")
         records = pipe.execute()
-    finally:
-        client.close()
     taken, rung = [], []
     for created, placed, ringing in records:
         if not created or not placed or float(created) < since:
@@ -120,14 +110,11 @@ def command_counts(redis_url: str | None) -> dict[str, int]:
     and under "aof_delayed_fsync" how often it held writes back for a slow disk."""
     if not redis_url:
         return {}
-    client = redis.Redis.from_url(redis_url)
-    try:
+    with redis.Redis.from_url(redis_url) as client:
         counts = {k.removeprefix("cmdstat_"): v["calls"]
                   for k, v in client.info("commandstats").items()}
         counts["aof_delayed_fsync"] = client.info("persistence").get("aof_delayed_fsync", 0)
-        return counts
-    finally:
-        client.close()
+    return counts
 
 
 def commands_per_call(before: dict, after: dict, calls: int) -> dict:
