@@ -27,11 +27,11 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import phonenumbers
 from aiohttp import web
 from multidict import MultiMapping
 
 from api.appkeys import SETTINGS, STORE
+from api.national_numbers import e164_number
 from engine.masking import mask_number
 from engine.settings import Settings
 from engine.store import Store
@@ -42,11 +42,9 @@ REQUIRED = ("api_key", "phone_number", "country_code", "code", "callback_url")
 OPTIONAL = ("secret", "caller_id")
 CODE = re.compile(r"[0-9]{1,6}")
 COUNTRY_CODE = re.compile(r"[1-9][0-9]{0,2}")
-PHONE_NUMBER = re.compile(r"[0-9]{1,20}")
 CALLER_ID = re.compile(r"[0-9]{1,15}")
 MAX_SECRET = 30
 MAX_CALLBACK_URL = 2048
-NON_GEOGRAPHIC = "001"
 WHITESPACE = re.compile(r"\s")
 
 
@@ -110,30 +108,6 @@ def is_callback_url(url: str) -> bool:
         return parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
     except ValueError:  # a bad port or bracketed host
         return False
-
-
-def e164_number(country_code: str, phone_number: str) -> str | None:
-    """E.164 digits (no plus) for a national number in a country, or None if impossible."""
-    if not PHONE_NUMBER.fullmatch(phone_number):
-        return None
-    calling_code = int(country_code)
-    region = phonenumbers.region_code_for_country_code(calling_code)
-    if region == phonenumbers.UNKNOWN_REGION:
-        return None
-    try:
-        if region == NON_GEOGRAPHIC:
-            number = phonenumbers.parse(f"+{calling_code}{phone_number}", None)
-        else:
-            number = phonenumbers.parse(phone_number, region)
-    except phonenumbers.NumberParseException:
-        return None
-    # An international prefix inside phone_number (UK "001...") would switch country.
-    if number.country_code != calling_code:
-        return None
-    # Local-only numbers (7-digit NANP) cannot be dialled through a trunk.
-    if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
-        return None
-    return f"{calling_code}{phonenumbers.national_significant_number(number)}"
 
 
 def dialing_refusal(request: ReverseVerifyRequest, settings: Settings) -> ReturnCode | None:

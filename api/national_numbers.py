@@ -1,0 +1,98 @@
+"""A national number of a country as E.164 digits, the way reverse verify takes it.
+
+`e164_number` answers exactly what `phonenumbers.parse(phone_number, region)`
+followed by its possible-number check answers, for the one input the API lets
+through: ASCII digits only. `parse` first cleans free text (letters, "tel:"
+URIs, punctuation, extensions, a leading plus), then strips prefixes and
+checks lengths; on digits the cleaning changes nothing, so this runs only the
+prefix and length steps, through phonenumbers' own functions and metadata:
+a third of the time of `parse` on every request of the front door.
+tests/unit/test_national_numbers.py compares the two on every calling code.
+"""
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+from phonenumbers import phonenumberutil as steps
+from phonenumbers.phonemetadata import PhoneMetadata
+
+DIGITS = re.compile(r"[0-9]{1,20}")
+NON_GEOGRAPHIC = "001"
+MIN_NSN, MAX_NSN = 2, 17  # phonenumbers' _MIN_LENGTH_FOR_NSN and _MAX_LENGTH_FOR_NSN
+NOT_STRIPPED = (phonenumbers.ValidationResult.TOO_SHORT,
+                phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+                phonenumbers.ValidationResult.INVALID_LENGTH)
+
+
+def e164_number(country_code: str, phone_number: str) -> str | None:
+    """E.164 digits (no plus) for a national number in a country, or None if impossible.
+
+    None also for a local-only number (7-digit NANP: a trunk cannot dial it) and
+    for one whose international prefix names another country (UK "001...").
+    """
+    if not DIGITS.fullmatch(phone_number):
+        return None
+    calling_code = int(country_code)
+    region = phonenumbers.region_code_for_country_code(calling_code)
+    if region == phonenumbers.UNKNOWN_REGION:
+        return None
+    if region == NON_GEOGRAPHIC:
+        return _non_geographic(calling_code, phone_number)
+    if not steps._is_viable_phone_number(phone_number):
+        return None
+    metadata = PhoneMetadata.metadata_for_region(region, None)
+    found_code, national = _country_code_in(phone_number, metadata)
+    if found_code == 0:
+        national = phone_number  # no prefix: the digits are the national number
+    elif found_code != calling_code:
+        return None
+    if len(national) < MIN_NSN:
+        return None
+    _, stripped, _ = steps._maybe_strip_national_prefix_carrier_code(national, metadata)
+    if steps._test_number_length(stripped, metadata) not in NOT_STRIPPED:
+        national = stripped
+    if not MIN_NSN <= len(national) <= MAX_NSN:
+        return None
+    # On digits, the national significant number is `national` itself (its
+    # Italian leading zeros are kept).
+    if steps._test_number_length(national, metadata) != phonenumbers.ValidationResult.IS_POSSIBLE:
+        return None
+    return f"{calling_code}{national}"
+
+
+def _country_code_in(digits: str, metadata) -> tuple[int | None, str]:
+    """The calling code the digits start with, through the region's international
+    prefix (UK "0044...") or as the region's own code ("1202..." in NANP), and
+    the rest; (0, "") when there is none, (None, "") when the prefix leads nowhere.
+    phonenumbers' _maybe_extract_country_code on digits, without its normalizing."""
+    if metadata.international_prefix is not None:
+        through_idd, rest = steps._parse_prefix_as_idd(
+            steps.re_compile(metadata.international_prefix), digits)
+        if through_idd:
+            if len(rest) <= MIN_NSN:
+                return None, ""
+            found, national = steps._extract_country_code(rest)
+            return (found, national) if found else (None, "")
+    own = str(metadata.country_code)
+    if digits.startswith(own):
+        _, national, _ = steps._maybe_strip_national_prefix_carrier_code(digits[len(own):], metadata)
+        general = metadata.general_desc
+        if ((not steps._match_national_number(digits, general, False)
+             and steps._match_national_number(national, general, False))
+                or steps._test_number_length(digits, metadata) == phonenumbers.ValidationResult.TOO_LONG):
+            return metadata.country_code, national
+    return 0, ""
+
+
+def _non_geographic(calling_code: int, phone_number: str) -> str | None:
+    """Global services (+800, +882 ...), rare: through `parse` itself."""
+    try:
+        number = phonenumbers.parse(f"+{calling_code}{phone_number}", None)
+    except phonenumbers.NumberParseException:
+        return None
+    if number.country_code != calling_code:
+        return None
+    if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
+        return None
+    return f"{calling_code}{phonenumbers.national_significant_number(number)}"
