@@ -7,7 +7,8 @@ URIs, punctuation, extensions, a leading plus), then strips prefixes and
 checks lengths; on digits the cleaning changes nothing, so this runs only the
 prefix and length steps, through phonenumbers' own functions and metadata:
 a third of the time of `parse` on every request of the front door.
-tests/unit/test_national_numbers.py compares the two on every calling code.
+tests/unit/test_national_numbers.py compares the two on 30,000 digit strings
+of every calling code.
 """
 from __future__ import annotations
 
