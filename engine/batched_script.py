@@ -112,6 +112,10 @@ class BatchedScript:
 
     async def _new_link(self) -> "Link":
         pool = self._redis.connection_pool
+        if self._link is not None:
+            # The last link was lost: the idle connections pooled beside it are
+            # likely dead too (a Redis restart), so none is handed to this one.
+            await pool.disconnect(inuse_connections=False)
         self._link = Link(self, pool, await pool.get_connection())
         return self._link
 
@@ -137,6 +141,7 @@ class Link:
         self._timeout = connection.socket_timeout or None
         self._timer: asyncio.TimerHandle | None = None
         self.usable = True
+        self._closed = False
         self._reader = asyncio.ensure_future(self._read())
 
     def write(self, batch: list[Call]) -> None:
@@ -202,6 +207,9 @@ class Link:
 
     def _close(self) -> None:
         self.usable = False
+        if self._closed:
+            return
+        self._closed = True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

@@ -15,6 +15,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from api.redis_client import connect_redis
 from engine.batched_script import BatchedScript, command
 from tests.conftest import free_port
+from tests.integration.tcp_proxy import TcpRelay
 
 # Counts its calls in KEYS[1], so the test sees every script ran exactly once.
 COUNT = """
@@ -135,3 +136,40 @@ async def test_batches_are_pipelined_on_one_connection_in_order(redis):
     await asyncio.gather(*(caller(i) for i in range(300)))
     assert sorted(results) == list(range(1, 301))
     assert await connections_named(redis, "batched-test") == 2
+
+
+# Holds Redis for ARGV[1] ms, then counts the call.
+SLOW_COUNT = STALL.replace("return 1", "return redis.call('INCR', KEYS[1])")
+
+
+async def test_calls_in_flight_when_the_connection_drops_go_once_more(clean_redis):
+    relay = TcpRelay(free_port(), "127.0.0.1", int(clean_redis.rsplit(":", 1)[1].split("/")[0]))
+    await relay.start()
+    client = Redis(port=relay.listen_port, db=int(clean_redis.rsplit("/", 1)[1]), socket_timeout=5)
+    script = BatchedScript(client, SLOW_COUNT)
+    await script(keys=["calls"], args=["0"])  # loaded and connected
+    calls = asyncio.gather(*(script(keys=["calls"], args=["200"]) for _ in range(3)))
+    await asyncio.sleep(0.1)
+    await relay.stop()   # the replies are lost with the connection ...
+    await relay.start()  # ... and a new one can be made
+    # Each caller gets a reply; the scripts ran twice (the first run's
+    # replies were lost): at least once, as redis-py's own retry would.
+    assert sorted(await calls) == [5, 6, 7]
+    await client.aclose()
+    await relay.stop()
+
+
+async def test_a_connection_lost_twice_fails_the_callers(clean_redis):
+    relay = TcpRelay(free_port(), "127.0.0.1", int(clean_redis.rsplit(":", 1)[1].split("/")[0]))
+    await relay.start()
+    client = Redis(port=relay.listen_port, db=int(clean_redis.rsplit("/", 1)[1]), socket_timeout=5,
+                   socket_connect_timeout=1)
+    script = BatchedScript(client, SLOW_COUNT)
+    await script(keys=["calls"], args=["0"])
+    calls = asyncio.gather(*(script(keys=["calls"], args=["200"]) for _ in range(3)),
+                           return_exceptions=True)
+    await asyncio.sleep(0.1)
+    await relay.stop()  # and no way back
+    results = await calls
+    assert all(isinstance(r, RedisConnectionError) for r in results), results
+    await client.aclose()
