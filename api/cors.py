@@ -3,15 +3,17 @@
 A preflight (OPTIONS) from a listed origin gets 204 and the allow headers; from
 any other origin, 403 without them. Actual responses to a listed origin carry
 Access-Control-Allow-Origin. Every answer on a CORS path says `Vary: Origin`,
-so caches never hand one origin's answer to another.
+so caches never hand one origin's answer to another. The headers come from a
+wrapper on the path's own handlers (`answering`), so other paths pay nothing.
 """
 from __future__ import annotations
+
+import functools
 
 from aiohttp import web
 
 from api.appkeys import SETTINGS
 
-CORS_PATHS = web.AppKey("cors_paths", set)
 ALLOW_METHODS = "POST, OPTIONS"
 ALLOW_HEADERS = "Authorization, Content-Type, Accept, Sec-Fetch-Mode"
 MAX_AGE_SECONDS = "600"
@@ -36,18 +38,18 @@ async def preflight(request: web.Request) -> web.Response:
         "Vary": "Origin"})
 
 
-@web.middleware
-async def cors_headers(request: web.Request, handler) -> web.StreamResponse:
-    """Add the CORS answer headers to actual responses on CORS paths."""
-    if request.method == "OPTIONS" or request.path not in request.app.get(CORS_PATHS, ()):
-        return await handler(request)
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        _add_headers(request, exc.headers)
-        raise
-    _add_headers(request, response.headers)
-    return response
+def answering(handler):
+    """`handler` whose answers (and HTTP errors) carry the CORS answer headers."""
+    @functools.wraps(handler)
+    async def with_cors_headers(request: web.Request) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            _add_headers(request, exc.headers)
+            raise
+        _add_headers(request, response.headers)
+        return response
+    return with_cors_headers
 
 
 def _add_headers(request: web.Request, headers) -> None:
@@ -57,8 +59,14 @@ def _add_headers(request: web.Request, headers) -> None:
         headers["Access-Control-Allow-Origin"] = origin
 
 
-def enable(app: web.Application, *paths: str) -> None:
-    """Serve preflights on `paths` and mark their answers for CORS."""
-    app.setdefault(CORS_PATHS, set()).update(paths)
-    for path in paths:
-        app.router.add_route("OPTIONS", path, preflight)
+def enable(app: web.Application, path: str, wrap=lambda handler: handler) -> None:
+    """Serve preflights on `path` (its other routes are added already), and
+    answer any other method there 405 with the CORS headers too."""
+    allowed = sorted({route.method for resource in app.router.resources()
+                      if resource.canonical == path for route in resource} | {"OPTIONS"})
+
+    async def method_not_allowed(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPMethodNotAllowed(request.method, allowed)
+
+    app.router.add_route("OPTIONS", path, wrap(preflight))
+    app.router.add_route("*", path, answering(method_not_allowed))

@@ -253,6 +253,7 @@ async def password_call(request: web.Request) -> web.Response:
     return web.json_response(answer)
 
 
-def add_routes(app: web.Application) -> None:
-    """Serve the seed's path (POST only; preflight is the CORS module's)."""
-    app.router.add_post(PATH, password_call)
+def add_routes(app: web.Application, wrap=lambda handler: handler) -> None:
+    """Serve the seed's path (POST only; preflight is the CORS module's),
+    through `wrap` (the app's failure guard and CORS answer headers)."""
+    app.router.add_post(PATH, wrap(password_call))

@@ -154,8 +154,10 @@ async def reverse_verify(request: web.Request) -> web.Response:
     return web.Response(text=str(int(result)), content_type="text/plain")
 
 
-def add_routes(app: web.Application) -> None:
-    """Serve the seed's URL with and without the trailing slash (no redirect)."""
+def add_routes(app: web.Application, wrap=lambda handler: handler) -> None:
+    """Serve the seed's URL with and without the trailing slash (no redirect),
+    through `wrap` (the app's failure guard)."""
+    handler = wrap(reverse_verify)
     for path in ("/api/reverse_verify/", "/api/reverse_verify"):
         # No HEAD: a HEAD must not place a call.
-        app.router.add_get(path, reverse_verify, allow_head=False)
+        app.router.add_get(path, handler, allow_head=False)

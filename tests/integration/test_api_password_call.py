@@ -355,6 +355,15 @@ async def test_cors_headers_on_actual_responses_for_listed_origins_only(api):
     assert "Access-Control-Allow-Origin" not in headers
 
 
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+async def test_other_methods_answer_405_with_the_cors_headers(api, method):
+    async with api.http.request(method, api.base_url + PATH, headers={"Origin": ORIGIN}) as resp:
+        assert resp.status == 405
+        assert resp.headers["Allow"] == "OPTIONS,POST"
+        assert resp.headers["Access-Control-Allow-Origin"] == ORIGIN
+        assert "Origin" in resp.headers["Vary"]
+
+
 # -- failures and logs -----------------------------------------------------
 
 async def test_redis_down_is_a_json_503(serve):
