@@ -231,6 +231,9 @@ class Store:
         if not self._code_key:
             await self.redis.set(CODE_KEY, secrets.token_hex(32), nx=True)
             self._code_key = await self.redis.get(CODE_KEY)
+        return self._hmac(verification_id, code)
+
+    def _hmac(self, verification_id: str, code: str) -> str:
         return hmac.new(self._code_key, f"{verification_id}:{code}".encode(),
                         hashlib.sha256).hexdigest()
 
@@ -264,26 +267,26 @@ class Store:
     async def _accept_step(self, first_key: str, account_id: str, e164: str, record: dict, *,
                            price: int, flood_seconds: int, lookup: bool,
                            refusal: int) -> tuple[int, str, str]:
-        record = dict(record)
-        code = record.pop("code", None)
+        code = record.get("code")
+        # The record's fields follow the script's own arguments as name, value
+        # pairs (ARGV[8] on), the code replaced by its HMAC.
+        fields = [part for name, value in record.items() if name != "code"
+                  for part in (name, str(value))]
         while True:
             verification_id = secrets.token_hex(6)
-            fields = {**record, "id": verification_id, "e164": e164, "status": "queued",
-                      "created_at": f"{time.time():.3f}"}
+            argv = [price, flood_seconds * 1000, verification_id, e164, refusal, int(lookup),
+                    account_id, *fields, "id", verification_id, "e164", e164,
+                    "status", "queued", "created_at", f"{time.time():.3f}"]
             if code is not None:
-                fields["code_hmac"] = await self.code_hmac(verification_id, code)
-                fields["code_len"] = len(code)
-            # The record's fields follow as name, value pairs (ARGV[8] on).
-            argv = [price, flood_seconds * 1000, verification_id, e164, refusal,
-                    int(lookup), account_id]
-            for name, value in fields.items():
-                argv += (name, str(value))
-            keys = [first_key, flood_key(e164), verification_key(verification_id),
-                    CALLS_STREAM, DNC]
+                code_hmac = (self._hmac(verification_id, code) if self._code_key
+                             else await self.code_hmac(verification_id, code))
+                argv += ("code_hmac", code_hmac, "code_len", len(code))
+            keys = (first_key, flood_key(e164), verification_key(verification_id),
+                    CALLS_STREAM, DNC)
             result, found_account = await self._accept(keys=keys, args=argv)
-            if int(result) != -1:
+            if result != -1:
                 found = found_account.decode() if isinstance(found_account, bytes) else found_account
-                return int(result), verification_id if int(result) == 0 else "", found
+                return result, verification_id if result == 0 else "", found
 
     async def finish_verification(self, verification_id: str, fields: dict,
                                   completion: dict, deliveries: list[dict]) -> bool:
