@@ -5,7 +5,7 @@ and stop the app cleanly. A failure never surfaces as a 500: Redis being
 unreachable, or any unexpected error, is answered 503 text/plain (JSON on the
 JSON APIs). Every route's handler is wrapped in that guard where it is added,
 not by an app-wide middleware: aiohttp runs middlewares as extra coroutine
-layers on every request, a tenth of the minimal request's cost each.
+layers on every request (three here: ~5 µs of the minimal request's ~30).
 """
 from __future__ import annotations
 
@@ -47,29 +47,25 @@ def unavailable(request: web.Request, reason: str) -> web.Response:
 
 
 def guarded(handler: Handler) -> Handler:
-    """`handler` with Redis outages and unexpected errors answered 503."""
+    """`handler` with Redis outages and unexpected errors answered 503, logged
+    without secrets."""
     @functools.wraps(handler)
-    async def guarded_handler(request: web.Request) -> web.StreamResponse:
-        return await unavailable_on_failure(request, handler)
-    return guarded_handler
-
-
-async def unavailable_on_failure(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn Redis outages and unexpected errors into 503, logged without secrets."""
-    try:
-        return await handler(request)
-    except web.HTTPException:
-        raise
-    except REDIS_DOWN as exc:
-        log.warning("%s number=%s: redis unavailable (%s)", request.path,
-                    mask_number(request.query.get("phone_number")), type(exc).__name__)
-        return unavailable(request, "service unavailable: storage not reachable")
-    except Exception as exc:
-        # Only the exception type and the frames: messages may quote request values.
-        log.error("%s number=%s: unexpected %s\n%s", request.path,
-                  mask_number(request.query.get("phone_number")), type(exc).__name__,
-                  "".join(traceback.format_tb(exc.__traceback__)).rstrip())
-        return unavailable(request, "service unavailable")
+    async def unavailable_on_failure(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException:
+            raise
+        except REDIS_DOWN as exc:
+            log.warning("%s number=%s: redis unavailable (%s)", request.path,
+                        mask_number(request.query.get("phone_number")), type(exc).__name__)
+            return unavailable(request, "service unavailable: storage not reachable")
+        except Exception as exc:
+            # Only the exception type and the frames: messages may quote request values.
+            log.error("%s number=%s: unexpected %s\n%s", request.path,
+                      mask_number(request.query.get("phone_number")), type(exc).__name__,
+                      "".join(traceback.format_tb(exc.__traceback__)).rstrip())
+            return unavailable(request, "service unavailable")
+    return unavailable_on_failure
 
 
 async def healthz(request: web.Request) -> web.Response:
