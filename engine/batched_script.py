@@ -140,8 +140,7 @@ class Link:
         self._pending: deque[Call] = deque()
         self._timeout = connection.socket_timeout or None
         self._timer: asyncio.TimerHandle | None = None
-        self.usable = True
-        self._closed = False
+        self.usable = True  # until closed: lost, timed out or found dead
         self._reader = asyncio.ensure_future(self._read())
 
     def write(self, batch: list[Call]) -> None:
@@ -179,7 +178,7 @@ class Link:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            if self.usable:  # not closed by a timeout already
+            if self.usable:  # not closed already (a timeout, a dead write)
                 calls = list(pending)
                 pending.clear()
                 self._close()
@@ -206,10 +205,9 @@ class Link:
             self._arm()
 
     def _close(self) -> None:
-        self.usable = False
-        if self._closed:
+        if not self.usable:
             return
-        self._closed = True
+        self.usable = False
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
