@@ -64,6 +64,11 @@ def _udp_bound(ip: str, port: int) -> bool:
         return False
 
 
+# What sipp logs when a request of no call of its own made it abort one.
+STRAY_ABORT = "Aborting call on an unexpected"
+STRAY_RESTARTS = 3
+
+
 class SipPhone:
     """One sipp UAS process.  Times are ms; "after the ACK" = after the answer."""
 
@@ -97,6 +102,7 @@ class SipPhone:
         self._out = None
         self._final: tuple[list[SipMessage], list[PhoneEvent]] | None = None
         self.calls_ended_on_stop = 0
+        self.stray_restarts = 0
 
     # -- life cycle -----------------------------------------------------------
     def command(self) -> list[str]:
@@ -130,26 +136,45 @@ class SipPhone:
         return path
 
     def start(self, timeout: float = 5.0) -> "SipPhone":
-        """Launch sipp and return once it listens on ip:port."""
+        """Launch sipp and return once it listens on ip:port.
+
+        A request left over from the phone before on this port (a BYE Asterisk
+        still retransmits for a call that sipp had ended or dropped) can reach
+        sipp as it starts: sipp answers it 200, takes it for a call of its own,
+        aborts that and exits before listening. It is then started again, up
+        to STRAY_RESTARTS times (`stray_restarts` counts them); the 200 ended
+        the retransmissions.
+        """
         if self._proc is not None:
             raise PhoneError("phone already started")
         self.prepare()
         assert self.workdir is not None
-        self._out = open(self.workdir / "sipp.out", "wb")
-        self._proc = subprocess.Popen(self.command(), cwd=self.workdir, stdin=subprocess.DEVNULL,
-                                      stdout=self._out, stderr=subprocess.STDOUT,
-                                      start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while not _udp_bound(self.ip, self.port):
-            if self._proc.poll() is not None:
+        while True:
+            self._out = open(self.workdir / "sipp.out", "wb")
+            self._proc = subprocess.Popen(self.command(), cwd=self.workdir,
+                                          stdin=subprocess.DEVNULL, stdout=self._out,
+                                          stderr=subprocess.STDOUT, start_new_session=True)
+            if self._listening(timeout):
+                return self
+            if STRAY_ABORT not in self.output() or self.stray_restarts >= STRAY_RESTARTS:
                 self._finish()
                 raise PhoneError(f"sipp exited with {self._proc.returncode} before listening "
                                  f"on {self.ip}:{self.port}: {self.output()[-800:]}")
+            self._out.close()
+            (self.workdir / "errors.log").unlink(missing_ok=True)
+            self.stray_restarts += 1
+
+    def _listening(self, timeout: float) -> bool:
+        """True once sipp binds its port; False if it exited first."""
+        deadline = time.monotonic() + timeout
+        while not _udp_bound(self.ip, self.port):
+            if self._proc.poll() is not None:
+                return False
             if time.monotonic() > deadline:
                 self.stop()
                 raise PhoneError(f"sipp did not bind {self.ip}:{self.port} in {timeout}s")
             time.sleep(0.02)
-        return self
+        return True
 
     def wait(self, timeout: float | None = None) -> int:
         """Wait for sipp to exit (after `calls` calls); returns its exit code
