@@ -24,14 +24,15 @@ from __future__ import annotations
 import enum
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from multidict import MultiMapping
 
 from api.appkeys import SETTINGS, STORE
 from api.national_numbers import e164_number
+from api.query import query_pairs
 from engine.masking import mask_number
 from engine.settings import Settings
 from engine.store import Store
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 REQUIRED = ("api_key", "phone_number", "country_code", "code", "callback_url")
 OPTIONAL = ("secret", "caller_id")
+PARAMETERS = frozenset(REQUIRED + OPTIONAL)
 CODE = re.compile(r"[0-9]{1,6}")
 COUNTRY_CODE = re.compile(r"[1-9][0-9]{0,2}")
 CALLER_ID = re.compile(r"[0-9]{1,15}")
@@ -72,31 +74,34 @@ class ReverseVerifyRequest:
     e164: str  # country code + national number, digits only
 
 
-def parse_request(query: MultiMapping[str]) -> ReverseVerifyRequest | ReturnCode:
-    """Validate the seed's GET parameters; ReturnCode.MALFORMED if they are not right."""
+def parse_request(pairs: Iterable[tuple[str, str]]) -> ReverseVerifyRequest | ReturnCode:
+    """Validate the seed's GET parameters (the query's name, value pairs);
+    ReturnCode.MALFORMED if they are not right."""
     values: dict[str, str] = {}
-    for name in REQUIRED + OPTIONAL:
-        given = query.getall(name, [])
-        if len(given) > 1:
-            return ReturnCode.MALFORMED
-        values[name] = given[0] if given else ""
-    if not all(values[name] for name in REQUIRED):
+    for name, value in pairs:
+        if name in PARAMETERS:
+            if name in values:
+                return ReturnCode.MALFORMED
+            values[name] = value
+    given = values.get
+    api_key, phone_number = given("api_key", ""), given("phone_number", "")
+    country_code, code = given("country_code", ""), given("code", "")
+    callback_url, secret = given("callback_url", ""), given("secret", "")
+    caller_id = given("caller_id") or None
+    if not (api_key and phone_number and country_code and code and callback_url):
         return ReturnCode.MALFORMED
-    caller_id = values["caller_id"] or None
-    if (not CODE.fullmatch(values["code"])
-            or not COUNTRY_CODE.fullmatch(values["country_code"])
-            or len(values["secret"]) > MAX_SECRET
+    if (not CODE.fullmatch(code)
+            or not COUNTRY_CODE.fullmatch(country_code)
+            or len(secret) > MAX_SECRET
             or (caller_id is not None and not CALLER_ID.fullmatch(caller_id))
-            or not is_callback_url(values["callback_url"])):
+            or not is_callback_url(callback_url)):
         return ReturnCode.MALFORMED
-    e164 = e164_number(values["country_code"], values["phone_number"])
+    e164 = e164_number(country_code, phone_number)
     if e164 is None:
         return ReturnCode.MALFORMED
     return ReverseVerifyRequest(
-        api_key=values["api_key"], phone_number=values["phone_number"],
-        country_code=values["country_code"], code=values["code"],
-        callback_url=values["callback_url"], secret=values["secret"],
-        caller_id=caller_id, e164=e164)
+        api_key=api_key, phone_number=phone_number, country_code=country_code, code=code,
+        callback_url=callback_url, secret=secret, caller_id=caller_id, e164=e164)
 
 
 def is_callback_url(url: str) -> bool:
@@ -142,7 +147,7 @@ async def decide(request: ReverseVerifyRequest, store: Store,
 
 async def reverse_verify(request: web.Request) -> web.Response:
     """HTTP handler: the return code alone, text/plain, HTTP 200."""
-    parsed = parse_request(request.query)
+    parsed = parse_request(query_pairs(request))
     if isinstance(parsed, ReturnCode):
         result, verification_id = parsed, ""
         number = mask_number(request.query.get("phone_number"))
