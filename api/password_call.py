@@ -30,8 +30,8 @@ import phonenumbers
 from aiohttp import web
 
 from api.appkeys import SETTINGS, STORE
+from engine import log_output, records
 from engine.masking import mask_number
-from engine import records
 from engine.outcome import CallOutcome
 from engine.settings import Settings
 from engine.store import Account, Store
@@ -241,15 +241,16 @@ async def password_call(request: web.Request) -> web.Response:
             number = mask_number(parsed.e164)
             answer, vid = await place_call(account, parsed, store, settings)
     if isinstance(answer, Refusal):
-        log.info("password_call account=%s number=%s status=%d error=%r verification=%s",
-                 account_id, number, answer.status, answer.error, vid or "-")
+        log_output.info(log, f"password_call account={account_id} number={number} "
+                             f"status={answer.status} error={answer.error!r} "
+                             f"verification={vid or '-'}")
         headers = {"WWW-Authenticate": "Bearer"} if answer.status == 401 else None
         body = {"ok": False, "error": answer.error}
         if vid:  # a refused call still has a record (its webhook says q931_status 41)
             body["verification_uuid"] = f"{vid}_{account_id}"
         return web.json_response(body, status=answer.status, headers=headers)
-    log.info("password_call account=%s number=%s status=200 verification=%s is_redirect=%s",
-             account_id, number, vid, answer["is_redirect"])
+    log_output.info(log, f"password_call account={account_id} number={number} status=200 "
+                         f"verification={vid} is_redirect={answer['is_redirect']}")
     return web.json_response(answer)
 
 

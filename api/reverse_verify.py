@@ -33,6 +33,7 @@ from aiohttp import web
 from api.appkeys import SETTINGS, STORE
 from api.national_numbers import e164_number
 from api.query import query_pairs
+from engine import log_output
 from engine.masking import mask_number
 from engine.settings import Settings
 from engine.store import Store
@@ -154,8 +155,8 @@ async def reverse_verify(request: web.Request) -> web.Response:
     else:
         result, verification_id = await decide(parsed, request.app[STORE], request.app[SETTINGS])
         number = mask_number(parsed.e164)
-    log.info("reverse_verify number=%s result=%d verification=%s",
-             number, result, verification_id or "-")
+    log_output.info(log, f"reverse_verify number={number} result={int(result)} "
+                         f"verification={verification_id or '-'}")
     return web.Response(text=str(int(result)), content_type="text/plain")
 
 

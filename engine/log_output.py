@@ -7,6 +7,11 @@ lines of one loop turn go out in one write at the end of that turn, and the
 timestamp's text is built once a second. A warning or error, and any line
 logged outside a running loop (start-up, the CLI), is written at once, after
 the lines before it; `logging.shutdown` (at exit) writes what is left.
+
+`info(logger, message)` is for the line logged on every request: while this
+module's handler is the only output, it formats and queues the line itself,
+the same text `logger.info` would give, without a LogRecord and the handler's
+lock (about 1 µs of the 6 `logger.info` costs).
 """
 from __future__ import annotations
 
@@ -28,11 +33,18 @@ class SecondFormatter(logging.Formatter):
         self._text = ""
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        second = int(record.created)
+        return f"{self._seconds(record.created)},{int(record.msecs):03d}"
+
+    def asctime(self, created: float) -> str:
+        """The asctime of a record created at `created` (its msecs as LogRecord's)."""
+        return f"{self._seconds(created)},{int((created - int(created)) * 1000):03d}"
+
+    def _seconds(self, created: float) -> str:
+        second = int(created)
         if second != self._second:
             self._second = second
-            self._text = time.strftime(self.default_time_format, self.converter(record.created))
-        return f"{self._text},{int(record.msecs):03d}"
+            self._text = time.strftime(self.default_time_format, self.converter(created))
+        return self._text
 
 
 class TurnBufferedHandler(logging.Handler):
@@ -48,13 +60,22 @@ class TurnBufferedHandler(logging.Handler):
             self._pending.append(self.format(record) + "\n")
             if record.levelno >= logging.WARNING:
                 self.flush()
-            elif len(self._pending) == 1:
-                try:
-                    asyncio.get_running_loop().call_soon(self.flush)
-                except RuntimeError:  # no loop running here: write now
-                    self.flush()
+            else:
+                self._flush_after_turn()
         except Exception:
             self.handleError(record)
+
+    def queue(self, line: str) -> None:
+        """A formatted INFO line (with its newline), written after this turn."""
+        self._pending.append(line)
+        self._flush_after_turn()
+
+    def _flush_after_turn(self) -> None:
+        if len(self._pending) == 1:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no loop running here: write now
+                self.flush()
 
     def flush(self) -> None:
         with self.lock:
@@ -69,12 +90,40 @@ class TurnBufferedHandler(logging.Handler):
                 self.handleError(logging.makeLogRecord({"msg": text}))
 
 
+_installed: TurnBufferedHandler | None = None  # configure()'s
+_formatter: SecondFormatter | None = None  # its formatter, FORMAT
+
+
+def info(logger: logging.Logger, message: str) -> None:
+    """`logger.info(message)`, cheaper while configure()'s handler is the only
+    place the line can go (no handler or filter on the way, none added since)."""
+    handler = _installed
+    if handler is None or not logger.isEnabledFor(logging.INFO) or not _only_to(handler, logger):
+        logger.info("%s", message)
+        return
+    handler.queue(f"{_formatter.asctime(time.time())} INFO {logger.name}: {message}\n")
+
+
+def _only_to(handler: TurnBufferedHandler, logger: logging.Logger) -> bool:
+    node = logger
+    while node is not logging.root:
+        if node.handlers or node.filters or not node.propagate or node.parent is None:
+            return False
+        node = node.parent
+    return (len(node.handlers) == 1 and node.handlers[0] is handler and not node.filters
+            and not handler.filters and handler.level <= logging.INFO
+            and handler.formatter is _formatter)
+
+
 def configure() -> None:
     """Log INFO and up to stderr, one line a record, turn-buffered. The lines
     name no thread, process or source line, so records skip collecting them
     (the logging HOWTO's "Optimization")."""
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logging._srcfile = None
-    handler = TurnBufferedHandler()
-    handler.setFormatter(SecondFormatter())
+    global _installed, _formatter
+    handler, formatter = TurnBufferedHandler(), SecondFormatter()
+    handler.setFormatter(formatter)
     logging.basicConfig(level=logging.INFO, handlers=[handler])
+    if logging.root.handlers == [handler]:  # basicConfig does nothing if set up already
+        _installed, _formatter = handler, formatter

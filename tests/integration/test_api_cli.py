@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -166,3 +167,26 @@ def test_settings_are_printed_with_secrets_masked(cli_env):
 def test_redis_down_is_reported(cli_env):
     env = {**cli_env, "CALLVERIFY_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
     assert "Redis not reachable" in callverify(env, "dnc", "list", expect=1)
+
+
+def test_the_service_logs_one_masked_line_per_request(cli_env):
+    """The real process's log (its own output path, not pytest's capture)."""
+    proc, base = start_api(cli_env)
+    try:
+        api_key = json.loads(callverify(cli_env, "account", "create", "--name", "l",
+                                        "--credits", "5"))["api_key"]
+        answers = [reverse_verify(base, api_key, number)
+                   for number in ("5551230001", "5551230001", "555123")]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    assert answers == ["0", "6", "4"]
+    output = proc.stdout.read()
+    lines = [line for line in output.splitlines() if "api.reverse_verify" in line]
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"
+    assert len(lines) == 3, output
+    assert re.fullmatch(stamp + r" INFO api\.reverse_verify: reverse_verify "
+                        r"number=\*\*\*0001 result=0 verification=[0-9a-f]{12}", lines[0])
+    assert lines[1].endswith(" reverse_verify number=***0001 result=6 verification=-")
+    assert lines[2].endswith(" result=4 verification=-") and "555123" not in lines[2]
+    assert api_key not in output and "4345" not in output
