@@ -3,6 +3,13 @@
 Requests go over the events WebSocket when Asterisk takes them there (a
 quarter of the CPU of an HTTP request, on both sides), otherwise over HTTP
 through one bounded pool.
+
+Originates always go over HTTP. Asterisk answers a WebSocket's requests one
+at a time, in that socket's own thread, and an originate holds the thread
+while it creates the channel; over HTTP every pooled connection has an
+Asterisk thread of its own, so call set-ups run side by side. In the bench
+(tests/bench, service at nice -10), at 80 calls/s, originate-to-ringing p99 fell
+from 1054 to 650 ms and the knee rose from 70 to 80 calls/s.
 """
 from __future__ import annotations
 
@@ -50,12 +57,13 @@ class AriRest:
             self._session = None
 
     async def request(self, method: str, path: str, *, params: dict | None = None,
-                      body: dict | None = None) -> Any:
-        """Send one request; return the decoded JSON (None for 204)."""
+                      body: dict | None = None, http: bool = False) -> Any:
+        """Send one request; return the decoded JSON (None for 204). With
+        `http`, over HTTP even while the WebSocket takes REST."""
         if self._session is None:
             raise AriError(0, "client is not open")
         clean = {k: _param(v) for k, v in (params or {}).items() if v is not None}
-        if self.websocket is not None and self.websocket.takes_rest:
+        if not http and self.websocket is not None and self.websocket.takes_rest:
             return await self._over_websocket(self.websocket, method, path, clean, body)
         try:
             async with self._session.request(method, self.base_url + path, params=clean,
@@ -88,13 +96,14 @@ class AriRest:
         """Dial `endpoint` into Stasis `app` under a channel id we chose.
 
         Choosing the id lets the caller listen for the channel's events before
-        the POST returns (StasisStart can arrive first).
+        the POST returns (StasisStart can arrive first). Over HTTP, so that
+        set-ups do not queue on the WebSocket's one Asterisk thread.
         """
         params = {"endpoint": endpoint, "app": app, "appArgs": app_args,
                   "channelId": channel_id, "callerId": caller_id,
                   "timeout": int(timeout)}
         return await self.request("POST", "/channels", params=params,
-                                  body={"variables": variables or {}})
+                                  body={"variables": variables or {}}, http=True)
 
     async def hang_up(self, channel_id: str, reason: str = "normal") -> bool:
         """Hang a channel up. False when it was already gone (404 means done)."""
