@@ -20,8 +20,10 @@ unit: venv
 integration: deps venv
 	$(BIN)/pytest -q tests/integration
 
+# The service at CPU priority -10 beside Asterisk (engine/priority.py);
+# CALLVERIFY_CPU_NICE=0 make run leaves it at the default.
 run: deps venv sandbox redis
-	exec $(BIN)/callverify run
+	CALLVERIFY_CPU_NICE=$${CALLVERIFY_CPU_NICE:--10} exec $(BIN)/callverify run
 
 deps:
 	@missing=""; \

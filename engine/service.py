@@ -11,6 +11,7 @@ from engine import loop as event_loop
 from engine.ari.client import AriClient
 from engine.delivery import Deliverer
 from engine.flows.call import EVENTS_READ
+from engine.priority import apply_cpu_nice
 from engine.settings import Settings
 from engine.store import Store
 from engine.worker import Engine
@@ -108,4 +109,6 @@ async def serve_forever(settings: Settings, components) -> None:
 
 def run_service(settings: Settings, components) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if "engine" in components:  # the calls' set-ups and verdicts wait on this loop
+        apply_cpu_nice(settings.cpu_nice)
     event_loop.run(serve_forever(settings, components), settings.event_loop)

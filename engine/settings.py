@@ -59,6 +59,7 @@ class Settings:
     consumer_name: str = ""
     prompts: dict = field(default_factory=dict)
     event_loop: str = "uvloop"
+    cpu_nice: int = 0  # `callverify run`/`engine`: see engine/priority.py; make run uses -10
 
     def __repr__(self) -> str:
         shown = []

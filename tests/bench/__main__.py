@@ -42,9 +42,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--fd-seconds", type=int, default=5, help="each front-door wrk run")
     p.add_argument("--fd-connections", type=int, default=32)
     p.add_argument("--no-profile", action="store_true", help="skip the py-spy steps")
-    p.add_argument("--service-nice", type=int, metavar="N",
-                   help="run callverify in a session of its own at CPU priority N "
-                        "(e.g. -10; root), as an operator may beside Asterisk")
+    p.add_argument("--service-nice", type=int, metavar="N", default=-10,
+                   help="run callverify in a session of its own at CPU priority N, "
+                        "as `make run` does (-10; root); 0 for the default priority")
     p.add_argument("--budget", type=float, default=540.0, help="seconds for the whole run")
     p.add_argument("--out", type=Path, help="JSON file (default results/<date>.json)")
     return p.parse_args(argv)

@@ -20,6 +20,8 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.priority import set_cpu_nice
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SANDBOX = [sys.executable, str(ROOT / "asterisk" / "sandbox.py")]
@@ -191,15 +193,9 @@ class Service:
 
 
 def prioritize(pid: int, nice: int) -> None:
-    """Give a process (started in a session of its own) the CPU priority `nice`.
-
-    With autogroup scheduling (Debian's default) a process's nice value only
-    ranks it within its session's group; groups share the CPUs by the group's
-    own nice value, so that is set too.
-    """
-    os.setpriority(os.PRIO_PROCESS, pid, nice)
-    with suppress(OSError):
-        Path(f"/proc/{pid}/autogroup").write_text(str(nice))
+    """Give a process (started in a session of its own, so that the autogroup
+    is its own too) the CPU priority `nice`, as CALLVERIFY_CPU_NICE does."""
+    set_cpu_nice(nice, pid)
 
 
 def create_account(env: dict, credits: int) -> str:
