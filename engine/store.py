@@ -92,7 +92,8 @@ local price = tonumber(ARGV[1])
 if credits < price then return {2, account_id} end
 redis.call('HINCRBY', akey, 'credits', -price)
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
-redis.call('HSET', KEYS[3], 'account_id', account_id, unpack(ARGV, 8))
+redis.call('HSET', KEYS[3], 'account_id', account_id, 'id', ARGV[3], 'e164', ARGV[4],
+           'status', 'queued', unpack(ARGV, 8))
 redis.call('XADD', KEYS[4], '*', 'verification_id', ARGV[3])
 return {0, account_id}
 """
@@ -274,9 +275,9 @@ class Store:
                   for part in (name, str(value))]
         while True:
             verification_id = secrets.token_hex(6)
+            # (the script adds account_id, id, e164 and status itself)
             argv = [price, flood_seconds * 1000, verification_id, e164, refusal, int(lookup),
-                    account_id, *fields, "id", verification_id, "e164", e164,
-                    "status", "queued", "created_at", f"{time.time():.3f}"]
+                    account_id, *fields, "created_at", f"{time.time():.3f}"]
             if code is not None:
                 code_hmac = (self._hmac(verification_id, code) if self._code_key
                              else await self.code_hmac(verification_id, code))
