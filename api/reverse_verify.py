@@ -22,6 +22,7 @@ Steps 1, 4 and 5 are pure functions (`parse_request`, `dialing_refusal`).
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import re
 from collections.abc import Iterable
@@ -105,6 +106,7 @@ def parse_request(pairs: Iterable[tuple[str, str]]) -> ReverseVerifyRequest | Re
         callback_url=callback_url, secret=secret, caller_id=caller_id, e164=e164)
 
 
+@functools.lru_cache(maxsize=1024)  # a site sends the same few callback URLs
 def is_callback_url(url: str) -> bool:
     """True for an http(s) URL with a host, of a sane length."""
     if len(url) > MAX_CALLBACK_URL or WHITESPACE.search(url):
