@@ -13,16 +13,19 @@ context per batch.
 from __future__ import annotations
 
 import asyncio
-import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from hiredis import pack_command
+from redis._parsers.hiredis import NOT_ENOUGH_DATA, _AsyncHiredisParser
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+
+READ_SIZE = 65536
 
 
 @dataclass(eq=False, slots=True)
@@ -116,7 +119,12 @@ class BatchedScript:
             # The last link was lost: the idle connections pooled beside it are
             # likely dead too (a Redis restart), so none is handed to this one.
             await pool.disconnect(inuse_connections=False)
-        self._link = Link(self, pool, await pool.get_connection())
+        connection = await pool.get_connection()
+        if not isinstance(connection._parser, _AsyncHiredisParser):
+            await pool.release(connection)
+            raise TypeError("BatchedScript reads replies with hiredis: the client must use "
+                            "redis-py's hiredis parser (its default when hiredis is installed)")
+        self._link = Link(self, pool, connection)
         return self._link
 
     def lost(self, calls: list[Call], exc: Exception) -> None:
@@ -160,14 +168,22 @@ class Link:
         self._arm()
 
     async def _read(self) -> None:
-        connection, pending = self._connection, self._pending
+        # The replies straight from the connection's hiredis reader and stream
+        # (redis-py's parser holds both): one await a chunk read, instead of
+        # read_response's three coroutine layers a reply.
+        parser = self._connection._parser
+        replies, stream, pending = parser._reader, parser._stream, self._pending
         try:
             while True:
-                try:
-                    reply = await connection.read_response(timeout=math.inf,
-                                                           disconnect_on_error=False)
-                except ResponseError as error:
-                    reply = error
+                reply = replies.gets()
+                if reply is NOT_ENOUGH_DATA:
+                    chunk = await stream.read(READ_SIZE)
+                    if not chunk:
+                        raise RedisConnectionError("Connection closed by server.")
+                    replies.feed(chunk)
+                    continue
+                if isinstance(reply, Exception) and not isinstance(reply, ResponseError):
+                    raise reply  # hiredis' own: a protocol error
                 call = pending.popleft()
                 if call.future.done():
                     continue

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from redis._parsers import _AsyncRESP2Parser
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
@@ -173,3 +174,21 @@ async def test_a_connection_lost_twice_fails_the_callers(clean_redis):
     results = await calls
     assert all(isinstance(r, RedisConnectionError) for r in results), results
     await client.aclose()
+
+
+async def test_replies_split_over_many_reads_reach_their_callers(redis):
+    # Replies larger than one read of the stream: each is put together again.
+    script = BatchedScript(redis, "return string.rep(ARGV[1], tonumber(ARGV[2]))")
+    replies = await asyncio.gather(*(script(args=[str(i % 10), "40000"]) for i in range(8)))
+    assert replies == [str(i % 10).encode() * 40000 for i in range(8)]
+
+
+async def test_a_client_without_the_hiredis_parser_is_refused_clearly(clean_redis):
+    client = Redis.from_url(clean_redis, parser_class=_AsyncRESP2Parser)
+    try:
+        with pytest.raises(TypeError, match="hiredis"):
+            await BatchedScript(client, COUNT)(keys=["calls"], args=["ok", "x"])
+        pool = client.connection_pool
+        assert not pool._in_use_connections  # the connection went back to the pool
+    finally:
+        await client.aclose()
