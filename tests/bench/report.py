@@ -54,7 +54,8 @@ def _fmt(value, unit: str = "") -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        value = (f"{value:.2f}" if abs(value) < 1 else f"{value:.1f}" if abs(value) < 100
+        # three figures below 1: a ratio of 0.895 must not print as a missed "0.90"
+        value = (f"{value:.3g}" if abs(value) < 1 else f"{value:.1f}" if abs(value) < 100
                  else f"{value:.0f}")
     return f"{value}{unit}"
 
