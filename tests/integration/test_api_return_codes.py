@@ -209,6 +209,13 @@ async def test_checks_run_in_the_documented_order(api):
     assert await api.verify("nope", country_code="49", phone_number="301234567") == "1"
     assert await api.verify(api_key, phone_number="9005551234") == "7"   # 7 before 3
     assert await api.verify(api_key) == "3"                          # 3 before 2
+    _, funded_key = await api.account(credits=1)
+    assert await api.verify(funded_key, phone_number="5551230042") == "0"
+    assert await api.verify(api_key, phone_number="5551230042") == "6"   # 6 before 2
+    assert await api.verify(api_key, phone_number="5551230043") == "2"
+    # the refused request took no flood mark: funded, the number goes through
+    await api.store.add_credits(account_id, 1)
+    assert await api.verify(api_key, phone_number="5551230043") == "0"
     await api.store.set_disabled(account_id, True)
     assert await api.verify(api_key, country_code="49", phone_number="301234567") == "5"
 
