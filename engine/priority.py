@@ -5,7 +5,7 @@ Asterisk runs a thread per call. When they contend for the two cores of the
 bench machine the scheduler shares the CPUs out per thread, and near the knee
 the service's loop waited for a CPU 34 % of the time with work ready (the
 bench's "loop wait"), delaying originates by up to a second. At nice -10 it
-waited 2-7 % of the time (tests/bench/README figures). `make run` starts the
+waited 2-7 % of the time (README.md, Benchmark). `make run` starts the
 service at -10; the setting's default, 0, leaves the priority alone.
 
 With autogroup scheduling (Debian's default) a process's nice value only ranks
