@@ -167,7 +167,8 @@ class Service:
                                      start_new_session=self.nice is not None)
         log.close()
         if self.nice is not None:
-            prioritize(self.proc.pid, self.nice)
+            # In a session of its own, so the autogroup it sets is its own too.
+            set_cpu_nice(self.nice, self.proc.pid)
         if self.command in ("run", "api"):
             wait_until(lambda: http_ok(f"{self.base}/healthz"), 20,
                        f"callverify {self.command}", self.proc)
@@ -190,12 +191,6 @@ class Service:
 
     def stop(self) -> None:
         stop_process(self.proc, timeout=15)
-
-
-def prioritize(pid: int, nice: int) -> None:
-    """Give a process (started in a session of its own, so that the autogroup
-    is its own too) the CPU priority `nice`, as CALLVERIFY_CPU_NICE does."""
-    set_cpu_nice(nice, pid)
 
 
 def create_account(env: dict, credits: int) -> str:
