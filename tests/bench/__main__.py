@@ -40,7 +40,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--min-calls", type=int, default=30, help="calls per step at least")
     p.add_argument("--hold-calls", type=int, default=150, help="calls for the concurrency hold")
     p.add_argument("--fd-seconds", type=int, default=5, help="each front-door wrk run")
-    p.add_argument("--fd-connections", type=int, default=32)
+    p.add_argument("--fd-connections", default="32,128",
+                   help="wrk connection counts; each system is read at its best of them")
     p.add_argument("--no-profile", action="store_true", help="skip the py-spy steps")
     p.add_argument("--service-nice", type=int, metavar="N", default=-10,
                    help="run callverify in a session of its own at CPU priority N, "
@@ -170,12 +171,16 @@ async def split_step(svc, api, base, state, pids, workdir, numbers, log) -> dict
 
 def front_door(args, redis: stack.RedisServer, state: dict, workdir: Path) -> tuple[dict, dict]:
     """`callverify api` alone (db 1, no engine anywhere) and the minimal handler,
-    each as one process and as one worker per CPU (`--workers`, SO_REUSEPORT).
+    each as one process and as one worker per CPU (`--workers`, SO_REUSEPORT),
+    each loaded with every connection count of --fd-connections.
 
-    The goals read the run with the most workers; both are kept.
+    A server's throughput is read where it peaks: each system at its best
+    connection count (frontdoor.peak); every count's runs are kept. The goals
+    read the run with the most workers.
     """
     env = stack.service_env(redis.url(1), state, f"127.0.0.1:{stack.free_port()}")
     key = stack.create_account(env, 10_000_000)
+    levels = [int(c) for c in str(args.fd_connections).split(",")]
     out: dict = {"by_workers": {}}
     prof: dict = {}
     first = 0
@@ -184,39 +189,40 @@ def front_door(args, redis: stack.RedisServer, state: dict, workdir: Path) -> tu
         api = stack.Service("api", env, workdir / "api.log",
                             args=("--workers", str(workers))).start()
         minimal, mport = stack.start_minimal(workdir, workers)
-        runs: dict = {}
+        by_connections: dict = {}
         try:
             targets = {"minimal": (f"http://127.0.0.1:{mport}/api/reverse_verify/", minimal.pid),
                        "callverify": (f"{api.base}/api/reverse_verify/", api.pid)}
-            for phase, seconds in (("warm-up", 2), ("measured", args.fd_seconds)):
+            plan = [("warm-up", 2, levels[0])] + [("measured", args.fd_seconds, c) for c in levels]
+            for phase, seconds, connections in plan:
                 for name, (url, pid) in targets.items():
                     result = frontdoor.run_wrk(url, api_key=key,
                                                callback_url="http://127.0.0.1:9/cb",
                                                first_number=first, seconds=seconds,
-                                               connections=args.fd_connections, pid=pid)
+                                               connections=connections, pid=pid)
                     first += 1_000_000
                     if phase == "measured":
-                        runs[name] = result
-            cv, mini = runs["callverify"]["accepted_per_s"], runs["minimal"]["accepted_per_s"]
-            runs["ratio"] = round(cv / mini, 3) if mini else None
+                        by_connections.setdefault(str(connections), {})[name] = result
             if workers == 1 and not args.no_profile and profile.py_spy():
-                prof = profile_front_door(args, api, key, first, workdir)
+                prof = profile_front_door(args, api, key, first, levels[0], workdir)
                 first += 1_000_000
         finally:
             stack.stop_process(minimal)
             api.stop()
+        runs = frontdoor.peak(by_connections)
         out["by_workers"][str(workers)] = runs
         out.update(runs, workers=workers)
     return out, prof
 
 
-def profile_front_door(args, api: stack.Service, key: str, first: int, workdir: Path) -> dict:
+def profile_front_door(args, api: stack.Service, key: str, first: int, connections: int,
+                       workdir: Path) -> dict:
     raw = workdir / "frontdoor.raw"
     spy = profile.start_record(api.pid, args.fd_seconds, raw)
     time.sleep(0.3)
     profiled = frontdoor.run_wrk(f"{api.base}/api/reverse_verify/", api_key=key,
                                  callback_url="http://127.0.0.1:9/cb", first_number=first,
-                                 seconds=args.fd_seconds, connections=args.fd_connections,
+                                 seconds=args.fd_seconds, connections=connections,
                                  pid=api.pid)
     return {"callverify api (front door)": {
         **profile.finish(spy, raw, 20), "accepted_per_s_under_py_spy": profiled["accepted_per_s"]}}

@@ -45,3 +45,24 @@ def run_wrk(url: str, *, api_key: str, callback_url: str, first_number: int,
             round(cpu.used_ms["server"] / served, 3) if served else None)
     return result
 
+
+
+def peak(by_connections: dict[str, dict]) -> dict:
+    """Each system's run at its best connection count, and their ratio.
+
+    `by_connections` maps a count to {"callverify": run, "minimal": run}; the
+    answer has the two best runs, their ratio, and every count's runs with
+    the ratio at that count.
+    """
+    levels = {c: {**runs, "ratio": _ratio(runs["callverify"], runs["minimal"])}
+              for c, runs in by_connections.items()}
+    best = {name: max((runs[name] for runs in by_connections.values()),
+                      key=lambda run: run["accepted_per_s"])
+            for name in ("callverify", "minimal")}
+    return {**best, "ratio": _ratio(best["callverify"], best["minimal"]),
+            "by_connections": levels}
+
+
+def _ratio(callverify: dict, minimal: dict) -> float | None:
+    mini = minimal["accepted_per_s"]
+    return round(callverify["accepted_per_s"] / mini, 3) if mini else None

@@ -187,15 +187,22 @@ def table(results: dict) -> str:
                   f" {parts} (gross)"]
     fd = results.get("front_door") or {}
     if fd:
-        lines += ["", "front door (wrk, {} connections, {} s each; both on the same event loop):"
-                  .format(fd["callverify"]["connections"], fd["callverify"]["seconds"])]
+        lines += ["", "front door (wrk, {} s each; both on the same event loop; each system "
+                  "read at its best connection count, *):".format(fd["callverify"]["seconds"])]
         for workers, runs in (fd.get("by_workers") or {"1": fd}).items():
-            for name in ("callverify", "minimal"):
-                r = runs[name]
-                lines.append(f"  {name:10} x{workers} {r['accepted_per_s']:8.0f} accepted/s  p50 "
-                             f"{r['latency_ms']['p50']:.1f} ms  p99 {r['latency_ms']['p99']:.1f} ms"
-                             f"  server CPU {r.get('server_cpu_ms_per_request', 0):.3f} ms/request")
-            lines.append(f"  ratio x{workers}: {runs.get('ratio')}")
+            levels = runs.get("by_connections") or {str(runs["callverify"]["connections"]): runs}
+            for connections, level in levels.items():
+                for name in ("callverify", "minimal"):
+                    r = level[name]
+                    mark = "*" if r["accepted_per_s"] == runs[name]["accepted_per_s"] else " "
+                    lines.append(
+                        f"  {name:10} x{workers} c{connections:<4}{mark}{r['accepted_per_s']:8.0f}"
+                        f" accepted/s  p50 {r['latency_ms']['p50']:.1f} ms  p99 "
+                        f"{r['latency_ms']['p99']:.1f} ms  server CPU "
+                        f"{r.get('server_cpu_ms_per_request', 0):.3f} ms/request"
+                        f"  busy {_percent(r.get('machine_busy'))}")
+                lines.append(f"  ratio x{workers} c{connections}: {level.get('ratio')}")
+            lines.append(f"  ratio x{workers}, best / best: {runs.get('ratio')}")
     for name, prof in (results.get("profiles") or {}).items():
         if not prof.get("samples"):
             continue

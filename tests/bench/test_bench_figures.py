@@ -171,3 +171,26 @@ def test_setup_times_split_each_calls_wait_between_the_engine_and_asterisk(clean
     assert times["accepted_to_originate_ms"]["n"] == 2
     assert times["accepted_to_originate_ms"]["max"] == 800.0
     assert times["originate_to_ringing_ms"] == {"n": 1, "p50": 6.0, "p99": 6.0, "max": 6.0}
+
+
+def test_front_door_reads_each_system_at_its_best_connection_count():
+    from tests.bench.frontdoor import peak
+
+    def run(rate, connections):
+        return {"accepted_per_s": rate, "connections": connections}
+    found = peak({"32": {"callverify": run(100, 32), "minimal": run(400, 32)},
+                  "128": {"callverify": run(150, 128), "minimal": run(390, 128)}})
+    assert found["callverify"]["connections"] == 128 and found["minimal"]["connections"] == 32
+    assert found["ratio"] == 0.375  # 150 / 400: best against best
+    assert found["by_connections"]["32"]["ratio"] == 0.25
+    assert found["by_connections"]["128"]["ratio"] == round(150 / 390, 3)
+
+
+def test_front_door_numbers_are_ones_the_api_accepts():
+    # The wrk script moves to area code 556, 557 ... after ten million numbers
+    # (a run takes a million): the API must take every one as a US number.
+    from api.national_numbers import e164_number
+    from tests.bench.frontdoor import LUA
+    assert "555 + math.floor(next_number / 10000000)" in LUA.read_text()
+    for area in range(555, 600):
+        assert e164_number("1", f"{area}0000001") == f"1{area}0000001"
