@@ -180,6 +180,7 @@ def front_door(args, redis: stack.RedisServer, state: dict, workdir: Path) -> tu
     """
     env = stack.service_env(redis.url(1), state, f"127.0.0.1:{stack.free_port()}")
     key = stack.create_account(env, 10_000_000)
+    fresh = frontdoor.FreshDatabase(redis.url(1))
     levels = [int(c) for c in str(args.fd_connections).split(",")]
     out: dict = {"by_workers": {}}
     prof: dict = {}
@@ -196,6 +197,8 @@ def front_door(args, redis: stack.RedisServer, state: dict, workdir: Path) -> tu
             plan = [("warm-up", 2, levels[0])] + [("measured", args.fd_seconds, c) for c in levels]
             for phase, seconds, connections in plan:
                 for name, (url, pid) in targets.items():
+                    if name == "callverify":
+                        fresh.restore()
                     result = frontdoor.run_wrk(url, api_key=key,
                                                callback_url="http://127.0.0.1:9/cb",
                                                first_number=first, seconds=seconds,
@@ -204,6 +207,7 @@ def front_door(args, redis: stack.RedisServer, state: dict, workdir: Path) -> tu
                     if phase == "measured":
                         by_connections.setdefault(str(connections), {})[name] = result
             if workers == 1 and not args.no_profile and profile.py_spy():
+                fresh.restore()
                 prof = profile_front_door(args, api, key, first, levels[0], workdir)
                 first += 1_000_000
         finally:
@@ -212,6 +216,7 @@ def front_door(args, redis: stack.RedisServer, state: dict, workdir: Path) -> tu
         runs = frontdoor.peak(by_connections)
         out["by_workers"][str(workers)] = runs
         out.update(runs, workers=workers)
+    fresh.close()
     return out, prof
 
 

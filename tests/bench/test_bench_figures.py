@@ -194,3 +194,22 @@ def test_front_door_numbers_are_ones_the_api_accepts():
     assert "555 + math.floor(next_number / 10000000)" in LUA.read_text()
     for area in range(555, 600):
         assert e164_number("1", f"{area}0000001") == f"1{area}0000001"
+
+
+def test_each_front_door_run_starts_from_the_database_as_set_up(clean_redis):
+    import redis
+
+    from tests.bench.frontdoor import FreshDatabase
+
+    client = redis.Redis.from_url(clean_redis)
+    client.hset("cv:account:100000", mapping={"credits": "10", "name": "bench"})
+    client.set("cv:apikey:abc", "100000")
+    fresh = FreshDatabase(clean_redis)
+    client.hincrby("cv:account:100000", "credits", -3)  # a run charges and queues
+    client.hset("cv:verification:x", mapping={"status": "queued"})
+    client.xadd("cv:calls", {"verification_id": "x"})
+    fresh.restore()
+    assert sorted(client.keys()) == [b"cv:account:100000", b"cv:apikey:abc"]
+    assert client.hgetall("cv:account:100000") == {b"credits": b"10", b"name": b"bench"}
+    fresh.close()
+    client.close()
