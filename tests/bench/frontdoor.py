@@ -67,7 +67,6 @@ def run_wrk(url: str, *, api_key: str, callback_url: str, first_number: int,
     return result
 
 
-
 def peak(by_connections: dict[str, dict]) -> dict:
     """Each system's run at its best connection count, and their ratio.
 

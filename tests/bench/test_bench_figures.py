@@ -186,16 +186,6 @@ def test_front_door_reads_each_system_at_its_best_connection_count():
     assert found["by_connections"]["128"]["ratio"] == round(150 / 390, 3)
 
 
-def test_front_door_numbers_are_ones_the_api_accepts():
-    # The wrk script moves to area code 556, 557 ... after ten million numbers
-    # (a run takes a million): the API must take every one as a US number.
-    from api.national_numbers import e164_number
-    from tests.bench.frontdoor import LUA
-    assert "555 + math.floor(next_number / 10000000)" in LUA.read_text()
-    for area in range(555, 600):
-        assert e164_number("1", f"{area}0000001") == f"1{area}0000001"
-
-
 def test_each_front_door_run_starts_from_the_database_as_set_up(clean_redis):
     import redis
 

@@ -17,11 +17,9 @@ end
 
 function request()
   next_number = next_number + 1
-  -- area code 555 for the first ten million numbers, then 556, 557 ...
   local path = string.format(
-    "/api/reverse_verify/?api_key=%s&phone_number=%03d%07d&country_code=1&code=1234"
-    .. "&callback_url=%s&secret=bench", api_key, 555 + math.floor(next_number / 10000000),
-    next_number % 10000000, callback_url)
+    "/api/reverse_verify/?api_key=%s&phone_number=555%07d&country_code=1&code=1234"
+    .. "&callback_url=%s&secret=bench", api_key, next_number % 10000000, callback_url)
   return wrk.format("GET", path)
 end
 
