@@ -184,7 +184,6 @@ def front_door(args, redis: stack.RedisServer, state: dict, workdir: Path) -> tu
     levels = [int(c) for c in str(args.fd_connections).split(",")]
     out: dict = {"by_workers": {}}
     prof: dict = {}
-    first = 0
     for workers in sorted({1, len(os.sched_getaffinity(0))}):
         env["CALLVERIFY_API_LISTEN"] = f"127.0.0.1:{stack.free_port()}"
         api = stack.Service("api", env, workdir / "api.log",
@@ -201,15 +200,13 @@ def front_door(args, redis: stack.RedisServer, state: dict, workdir: Path) -> tu
                         fresh.restore()
                     result = frontdoor.run_wrk(url, api_key=key,
                                                callback_url="http://127.0.0.1:9/cb",
-                                               first_number=first, seconds=seconds,
+                                               first_number=0, seconds=seconds,
                                                connections=connections, pid=pid)
-                    first += 1_000_000
                     if phase == "measured":
                         by_connections.setdefault(str(connections), {})[name] = result
             if workers == 1 and not args.no_profile and profile.py_spy():
                 fresh.restore()
-                prof = profile_front_door(args, api, key, first, levels[0], workdir)
-                first += 1_000_000
+                prof = profile_front_door(args, api, key, levels[0], workdir)
         finally:
             stack.stop_process(minimal)
             api.stop()
@@ -220,13 +217,13 @@ def front_door(args, redis: stack.RedisServer, state: dict, workdir: Path) -> tu
     return out, prof
 
 
-def profile_front_door(args, api: stack.Service, key: str, first: int, connections: int,
+def profile_front_door(args, api: stack.Service, key: str, connections: int,
                        workdir: Path) -> dict:
     raw = workdir / "frontdoor.raw"
     spy = profile.start_record(api.pid, args.fd_seconds, raw)
     time.sleep(0.3)
     profiled = frontdoor.run_wrk(f"{api.base}/api/reverse_verify/", api_key=key,
-                                 callback_url="http://127.0.0.1:9/cb", first_number=first,
+                                 callback_url="http://127.0.0.1:9/cb", first_number=0,
                                  seconds=args.fd_seconds, connections=connections,
                                  pid=api.pid)
     return {"callverify api (front door)": {
