@@ -78,21 +78,40 @@ class Delivery:
         return cls(delivery_id, raw[b"method"].decode(), raw[b"url"].decode(),
                    raw[b"body"].decode(), int(raw[b"attempts"]), float(raw[b"created_at"]))
 
+    @classmethod
+    def from_new(cls, new: dict) -> "Delivery":
+        """The delivery `new_delivery` described, as stored."""
+        f = new["fields"]
+        return cls(new["id"], f["method"], f["url"], f["body"], int(f["attempts"]),
+                   float(f["created_at"]))
+
 
 def new_delivery(method: str, url: str, *, params: dict | None = None,
-                 payload: dict | None = None, kind: str = "") -> dict:
-    """A delivery's id, hash fields and due time; GET carries `params`, POST a JSON `payload`."""
+                 payload: dict | None = None, kind: str = "", leased: bool = False) -> dict:
+    """A delivery's id, hash fields and due time; GET carries `params`, POST a JSON `payload`.
+
+    A `leased` one is stored as leased to the process that creates it (see
+    `Deliverer.hand_over`): due when the lease runs out, with no wake-up.
+    """
     if params:
         url = str(URL(url).extend_query(params))
     now = time.time()
-    return {"id": secrets.token_hex(8), "due": now, "fields": {
-        "method": method, "url": url, "kind": kind, "attempts": "0",
-        "body": json.dumps(payload) if payload is not None else "",
-        "created_at": f"{now:.3f}"}}
+    return {"id": secrets.token_hex(8), "due": now + LEASE_SECONDS if leased else now,
+            "wake": not leased, "fields": {
+                "method": method, "url": url, "kind": kind, "attempts": "0",
+                "body": json.dumps(payload) if payload is not None else "",
+                "created_at": f"{now:.3f}"}}
 
 
 class Deliverer:
-    """Sends due deliveries; one instance per process is plenty."""
+    """Sends due deliveries; one instance per process is plenty.
+
+    A process that finishes verifications beside its deliverer hands their
+    deliveries over directly (`hand_over`): they are stored already leased,
+    so no other worker sends them, and are sent at once, without the wake-up
+    and lease round trips. If this process dies first, the lease runs out
+    and any worker sends them then.
+    """
 
     def __init__(self, redis: Redis, *, timeout: float = 10.0, backoff_base: float = 5.0,
                  backoff_max: float = 600.0, give_up_seconds: float = 7200.0,
@@ -107,31 +126,60 @@ class Deliverer:
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task] = set()
         self._stopping = asyncio.Event()
+        self._http: aiohttp.ClientSession | None = None
+
+    @property
+    def taking(self) -> bool:
+        """Whether `hand_over` sends now (the deliverer runs and is not stopping)."""
+        return self._http is not None and not self._stopping.is_set()
 
     def stop(self) -> None:
         """Ask `run` to return once the deliveries in flight are sent."""
         self._stopping.set()
 
+    def hand_over(self, deliveries: list[dict]) -> None:
+        """Send deliveries stored leased to this process (`new_delivery(leased=True)`)."""
+        for new in deliveries:
+            self._spawn(self._send_when_free(Delivery.from_new(new)))
+
     async def run(self) -> None:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as http:
-            while not self._stopping.is_set():
-                now = time.time()
-                due = await self._lease(keys=[DUE, WAKE],
-                                        args=[now + EARLY_SECONDS, now + LEASE_SECONDS,
-                                              LEASE_BATCH, KEY_PREFIX])
-                for raw_id, flat in due:
-                    await self._slots.acquire()
-                    delivery = Delivery.from_hash(raw_id.decode(), flat)
-                    task = asyncio.get_running_loop().create_task(self._send(http, delivery))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
-                if len(due) < LEASE_BATCH:  # nothing else due: wait for a wake-up
-                    await self.redis.blpop([WAKE], timeout=0.5)
-            if self._tasks:
-                await asyncio.wait(set(self._tasks), timeout=self.timeout)
+            self._http = http
+            try:
+                await self._lease_until_stopped()
+                if self._tasks:
+                    await asyncio.wait(set(self._tasks), timeout=self.timeout)
+            finally:
+                self._http = None
 
-    async def _send(self, http: aiohttp.ClientSession, delivery: Delivery) -> None:
+    async def _lease_until_stopped(self) -> None:
+        while not self._stopping.is_set():
+            now = time.time()
+            due = await self._lease(keys=[DUE, WAKE],
+                                    args=[now + EARLY_SECONDS, now + LEASE_SECONDS,
+                                          LEASE_BATCH, KEY_PREFIX])
+            for raw_id, flat in due:
+                await self._slots.acquire()
+                self._spawn(self._send(Delivery.from_hash(raw_id.decode(), flat)))
+            if len(due) < LEASE_BATCH:  # nothing else due: wait for a wake-up
+                await self.redis.blpop([WAKE], timeout=0.5)
+
+    def _spawn(self, sending) -> None:
+        task = asyncio.get_running_loop().create_task(sending)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send_when_free(self, delivery: Delivery) -> None:
+        await self._slots.acquire()
+        await self._send(delivery)
+
+    async def _send(self, delivery: Delivery) -> None:
+        """Send once (a free slot is held and released here)."""
         try:
+            http = self._http
+            if http is None or http.closed:  # stopped since it was handed over
+                await self._release(delivery.delivery_id)
+                return
             error = await self._attempt(http, delivery)
             if error is None:
                 await self._done(delivery.delivery_id)
@@ -162,6 +210,13 @@ class Deliverer:
 
     async def _done(self, delivery_id: str) -> None:
         await self._done_script(keys=[delivery_key(delivery_id), DUE], args=[delivery_id])
+
+    async def _release(self, delivery_id: str) -> None:
+        """Give a leased delivery back, due now, to whichever worker wakes first."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(DUE, {delivery_id: time.time()})
+            pipe.rpush(WAKE, delivery_id)
+            await pipe.execute()
 
     async def _retry(self, delivery: Delivery, error: str) -> None:
         attempts = delivery.attempts + 1

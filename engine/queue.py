@@ -11,9 +11,9 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from engine.batched_script import BatchedScript
-from engine.store import CALLS_STREAM
+from engine.store import CALLS_GROUP, CALLS_STREAM
 
-GROUP = "engines"
+GROUP = CALLS_GROUP
 ACK_LUA = """
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 return redis.call('XDEL', KEYS[1], ARGV[2])

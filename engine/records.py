@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 
 from engine import notifications
-from engine.delivery import new_delivery
+from engine.delivery import Deliverer, new_delivery
 from engine.outcome import CallOutcome
 from engine.store import Store
 
@@ -12,15 +12,38 @@ END_OF_CALL = ("outcome_ended_at", "outcome_cause", "outcome_cause_txt",
                "outcome_sip_status", "outcome_hung_up_by")
 
 
-async def finish(store: Store, verification: dict[str, str], outcome: CallOutcome) -> bool:
+async def finish(store: Store, verification: dict[str, str], outcome: CallOutcome, *,
+                 job_id: str = "", courier: Deliverer | None = None) -> bool:
     """Store the outcome and queue the flow's callback exactly once (one round trip).
 
     Returns True when this call finished the verification, False when it was
-    finished already (then only the end-of-call fields are completed).
+    finished already (then only the end-of-call fields are completed). With a
+    `job_id` the call queue's job is acknowledged in the same round trip. With
+    a running `courier` (this process's deliverer) the callback is handed to it
+    instead of being queued for whichever worker wakes first.
     """
     fields = {**outcome.to_fields(), "status": "done", "progress": "ended",
               "finished_at": f"{time.time():.3f}"}
-    deliveries = [new_delivery(n.method, n.url, params=n.params, payload=n.payload, kind=n.kind)
+    leased = courier is not None and courier.taking
+    deliveries = [new_delivery(n.method, n.url, params=n.params, payload=n.payload, kind=n.kind,
+                               leased=leased)
                   for n in notifications.notifications_for(verification, outcome)]
-    return await store.finish_verification(verification["id"], fields,
-                                           {k: fields[k] for k in END_OF_CALL}, deliveries)
+    done = await store.finish_verification(verification["id"], fields,
+                                           {k: fields[k] for k in END_OF_CALL}, deliveries,
+                                           job_id=job_id)
+    if done and leased and deliveries:
+        courier.hand_over(deliveries)
+    return done
+
+
+class Finisher:
+    """`finish` for one engine process: its store and its own deliverer, if any."""
+
+    def __init__(self, store: Store, courier: Deliverer | None = None) -> None:
+        self.store = store
+        self.courier = courier
+
+    async def __call__(self, verification: dict[str, str], outcome: CallOutcome, *,
+                       job_id: str = "") -> bool:
+        return await finish(self.store, verification, outcome, job_id=job_id,
+                            courier=self.courier)

@@ -42,20 +42,21 @@ class Service:
         self.redis = Redis.from_url(s.redis_url, max_connections=200)
         self.store = Store(self.redis, s.code_key)
         loop = asyncio.get_running_loop()
+        if "delivery" in self.components:
+            self.deliverer = Deliverer(self.redis, timeout=s.callback_timeout,
+                                       backoff_base=s.delivery_backoff_base,
+                                       backoff_max=s.delivery_backoff_max,
+                                       give_up_seconds=s.delivery_give_up_seconds)
+            self._tasks["delivery"] = loop.create_task(self.deliverer.run())
         if "engine" in self.components:
             self.ari = AriClient(s.ari_url, s.ari_user, s.ari_password, s.ari_app,
                                  events=EVENTS_READ)
-            self.engine = Engine(s, self.redis, self.store, self.ari)
+            # With a deliverer here, the engine hands it the callbacks directly.
+            self.engine = Engine(s, self.redis, self.store, self.ari, courier=self.deliverer)
             # Do not hold the API back while Asterisk is away: the engine waits
             # for ARI before taking jobs, and the queue keeps them meanwhile.
             await self.ari.start(wait=2.0)
             self._tasks["engine"] = loop.create_task(self.engine.run())
-        if "delivery" in self.components:
-            self.deliverer = Deliverer(self.redis, timeout=s.callback_timeout,
-                                  backoff_base=s.delivery_backoff_base,
-                                  backoff_max=s.delivery_backoff_max,
-                                  give_up_seconds=s.delivery_give_up_seconds)
-            self._tasks["delivery"] = loop.create_task(self.deliverer.run())
         if "api" in self.components:
             from api.app import start_api
             self._runner = await start_api(s)

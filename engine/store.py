@@ -22,6 +22,7 @@ FIRST_ACCOUNT_ID = 100000
 DNC = "cv:dnc"
 CODE_KEY = "cv:secret:code-hmac"
 CALLS_STREAM = "cv:calls"
+CALLS_GROUP = "engines"
 DONE_TTL_SECONDS = 7 * 24 * 3600
 
 
@@ -101,8 +102,14 @@ return {0, account_id}
 
 # A verification's verdict is written once, with its deliveries (KEYS[2..3] are
 # the delivery queue's due set and wake list); a later finish only completes
-# the end-of-call fields.
+# the end-of-call fields. A delivery this process sends itself comes leased
+# (its due time is the lease's end) and wakes no one. With a job id (ARGV[5])
+# the call queue's job is acknowledged and removed in the same step.
 FINISH_LUA = """
+if ARGV[5] ~= '' then
+  redis.call('XACK', KEYS[4], ARGV[6], ARGV[5])
+  redis.call('XDEL', KEYS[4], ARGV[5])
+end
 local function hset_all(key, fields)
   local flat = {}
   for k, v in pairs(fields) do
@@ -120,7 +127,7 @@ redis.call('EXPIRE', KEYS[1], ARGV[1])
 for _, d in ipairs(cjson.decode(ARGV[4])) do
   hset_all('cv:delivery:' .. d.id, d.fields)
   redis.call('ZADD', KEYS[2], d.due, d.id)
-  redis.call('RPUSH', KEYS[3], d.id)
+  if d.wake then redis.call('RPUSH', KEYS[3], d.id) end
 end
 redis.call('LTRIM', KEYS[3], -1000, -1)
 return 1
@@ -290,14 +297,18 @@ class Store:
                 return result, verification_id if result == 0 else "", found
 
     async def finish_verification(self, verification_id: str, fields: dict,
-                                  completion: dict, deliveries: list[dict]) -> bool:
+                                  completion: dict, deliveries: list[dict],
+                                  job_id: str = "") -> bool:
         """Write the outcome and queue its deliveries once; True if this call did.
 
-        On an already finished verification only `completion` is written.
+        On an already finished verification only `completion` is written. A
+        `job_id` (the call queue's message) is acknowledged either way.
         """
-        done = await self._finish(keys=[verification_key(verification_id), DUE, WAKE],
+        done = await self._finish(keys=[verification_key(verification_id), DUE, WAKE,
+                                        CALLS_STREAM],
                                   args=[DONE_TTL_SECONDS, json.dumps(fields),
-                                        json.dumps(completion), json.dumps(deliveries)])
+                                        json.dumps(completion), json.dumps(deliveries),
+                                        job_id, CALLS_GROUP])
         return bool(done)
 
     async def record_refused(self, account_id: str, e164: str, record: dict) -> str:

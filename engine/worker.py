@@ -11,12 +11,13 @@ import time
 
 from redis.asyncio import Redis
 
-from engine import records
 from engine.ari.client import AriClient
+from engine.delivery import Deliverer
 from engine.flows.call import Call
 from engine.masking import mask_number
 from engine.outcome import ENGINE_LOST, CallOutcome
 from engine.queue import CallQueue, Job
+from engine.records import Finisher
 from engine.settings import Settings
 from engine.store import Store
 from engine.flows import registry
@@ -25,9 +26,12 @@ log = logging.getLogger(__name__)
 
 
 class Engine:
-    def __init__(self, settings: Settings, redis: Redis, store: Store, ari: AriClient) -> None:
+    def __init__(self, settings: Settings, redis: Redis, store: Store, ari: AriClient,
+                 courier: Deliverer | None = None) -> None:
+        """`courier`: this process's deliverer, which then sends the callbacks itself."""
         self.settings = settings
         self.store = store
+        self.finish = Finisher(store, courier)
         self.ari = ari
         self.queue = CallQueue(redis, settings.consumer_name)
         self.calls: dict[str, Call] = {}
@@ -97,15 +101,16 @@ class Engine:
             channel_id = self.channel_id(job.verification_id)
             verification = await self.store.take_verification(job.verification_id, channel_id)
             status = verification.get("status")
+            # A finished verification acknowledges its job in the same step.
             if status == "queued":
                 await self._call(job, verification)
             elif status == "calling" and channel_id not in self.calls:
                 # Taken before a crash: its call may still be up on Asterisk.
                 await self.ari.rest.hang_up(channel_id)
-                await records.finish(self.store, verification, CallOutcome(failure=ENGINE_LOST))
-            elif status == "calling":
-                return  # in progress here; the running call acknowledges it
-            await self.queue.ack(job)
+                await self.finish(verification, CallOutcome(failure=ENGINE_LOST),
+                                  job_id=job.message_id)
+            elif status != "calling":  # (calling here: the running call acknowledges it)
+                await self.queue.ack(job)
         except Exception:
             log.exception("job %s: failed; it stays pending and will be retried", job.message_id)
         finally:
@@ -119,7 +124,7 @@ class Engine:
         log.info("verification %s: calling %s (flow %s)", vid, mask_number(verification["e164"]),
                  verification["flow"])
         try:
-            outcome = await flow(call, verification, self.settings, self.store)
+            outcome = await flow(call, verification, self.settings, self.store, self.finish)
         except Exception:
             log.exception("verification %s: flow failed", vid)
             await call.hang_up()
@@ -128,7 +133,7 @@ class Engine:
         finally:
             self.calls.pop(call.channel_id, None)
             call.close()
-        await records.finish(self.store, verification, outcome)
+        await self.finish(verification, outcome, job_id=job.message_id)
         log.info("verification %s: done (answered=%d cause=%s attempts=%d)", vid,
                  outcome.answered, outcome.cause, outcome.attempts)
 
@@ -143,7 +148,7 @@ class Engine:
             await self.ari.rest.hang_up(channel_id)
             verification = await self.store.verification(vid)
             if verification.get("status") == "calling":
-                await records.finish(self.store, verification, CallOutcome(failure=ENGINE_LOST))
+                await self.finish(verification, CallOutcome(failure=ENGINE_LOST))
         for channel_id, call in list(self.calls.items()):
             if call.originated and channel_id not in channels:
                 self.ari.inject(channel_id, {"type": "ChannelDestroyed", "cause": 0,

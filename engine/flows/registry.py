@@ -3,15 +3,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from engine import records
 from engine.flows.call import Call
 from engine.flows.reverse_verify import DialPlan, KeypadPolicy, KeypadResult, reverse_verify
 from engine.flows.password_call import password_call
 from engine.outcome import CallOutcome
+from engine.records import Finisher
 from engine.settings import Settings
 from engine.store import Store
 
-Flow = Callable[[Call, dict, Settings, Store], Awaitable[CallOutcome]]
+# A flow gets its call, the verification, the settings, the store, and the
+# engine's `finish` for a verdict known before the call ends (the engine
+# finishes every verification again when its call is over).
+Flow = Callable[[Call, dict, Settings, Store, Finisher], Awaitable[CallOutcome]]
 
 
 def dial_plan(verification: dict[str, str], settings: Settings, caller_id: str,
@@ -22,7 +25,8 @@ def dial_plan(verification: dict[str, str], settings: Settings, caller_id: str,
                     app_args=f"{verification['flow']},{verification['id']}")
 
 
-async def run_dtmf(call: Call, verification: dict, settings: Settings, store: Store) -> CallOutcome:
+async def run_dtmf(call: Call, verification: dict, settings: Settings, store: Store,
+                   finish: Finisher) -> CallOutcome:
     policy = KeypadPolicy(code_len=int(verification["code_len"]),
                           max_attempts=settings.max_attempts,
                           first_digit_timeout=settings.first_digit_timeout,
@@ -38,7 +42,7 @@ async def run_dtmf(call: Call, verification: dict, settings: Settings, store: St
                                      matched=result.matched, last_digit_at=result.last_digit_at)
 
     async def on_verdict(result: KeypadResult) -> None:
-        await records.finish(store, verification, outcome(result))
+        await finish(verification, outcome(result))
 
     caller_id = verification.get("caller_id") or settings.default_caller_id
     dial = dial_plan(verification, settings, caller_id, settings.ring_timeout)
@@ -46,7 +50,8 @@ async def run_dtmf(call: Call, verification: dict, settings: Settings, store: St
     return outcome(result)
 
 
-async def run_cli(call: Call, verification: dict, settings: Settings, store: Store) -> CallOutcome:
+async def run_cli(call: Call, verification: dict, settings: Settings, store: Store,
+                  finish: Finisher) -> CallOutcome:
     vid = verification["id"]
 
     async def on_progress(stage: str, is_redirect: bool) -> None:

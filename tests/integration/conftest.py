@@ -76,6 +76,7 @@ class CallbackSink:
     def __init__(self) -> None:
         self.requests: asyncio.Queue = asyncio.Queue()
         self.statuses: list[int] = []  # answers to give, in order; then 200
+        self.hold: asyncio.Event | None = None  # when set: answer only once it is set
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/callback"
         self._runner: web.AppRunner | None = None
@@ -85,6 +86,8 @@ class CallbackSink:
         status = self.statuses.pop(0) if self.statuses else 200
         await self.requests.put({"time": time.time(), "method": request.method,
                                  "query": dict(request.query), "body": body, "status": status})
+        if self.hold is not None:
+            await self.hold.wait()
         return web.Response(status=status, text="ok")
 
     async def start(self) -> None:
