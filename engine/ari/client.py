@@ -30,25 +30,44 @@ class AriClient:
 
     `listen(channel_id)` must be called before originating that channel so no
     event is missed; `forget(channel_id)` when the call is over.
+
+    Besides the events socket it keeps `originate_sockets` WebSockets that
+    carry only originates (see engine/ari/rest.py). Each is a Stasis
+    application of its own, `<app>-originate-<n>`, that never holds a channel,
+    so no event comes over them.
     """
 
     def __init__(self, base_url: str, user: str, password: str, app: str, *,
                  pool_size: int = 50, heartbeat: float = 10.0,
-                 events: tuple[str, ...] = ()) -> None:
+                 events: tuple[str, ...] = (), originate_sockets: int = 4) -> None:
         self.app = app
         self.event_types = events
         self.rest = AriRest(base_url, user, password, pool_size=pool_size)
         self.events = EventStream(base_url, user, password, app, on_event=self._route,
                                   on_connect=self._connected, heartbeat=heartbeat)
         self.rest.websocket = self.events
+        self.originators = [self._originator(base_url, user, password, f"{app}-originate-{n}",
+                                             heartbeat) for n in range(originate_sockets)]
+        self.rest.originators = self.originators
         self._queues: dict[str, asyncio.Queue] = {}
         self._connect_hooks: list[Callable[[], Awaitable[None]]] = []
-        self._task: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
+
+    def _originator(self, base_url: str, user: str, password: str, app: str,
+                    heartbeat: float) -> EventStream:
+        async def probe() -> None:
+            await self._try_rest_over_websocket(socket)
+
+        socket = EventStream(base_url, user, password, app, on_event=lambda event: None,
+                             on_connect=probe, heartbeat=heartbeat)
+        return socket
 
     async def start(self, wait: float | None = 10.0) -> None:
-        """Open REST and the event stream; wait (bounded) for the first connection."""
+        """Open REST and the event streams; wait (bounded) for the events socket."""
         await self.rest.open()
-        self._task = asyncio.get_running_loop().create_task(self.events.run())
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(socket.run())
+                       for socket in (self.events, *self.originators)]
         if wait:
             try:
                 await asyncio.wait_for(self.events.connected.wait(), wait)
@@ -56,13 +75,10 @@ class AriClient:
                 log.warning("ARI events not connected after %.0fs; still trying", wait)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
         await self.rest.close()
 
     def on_connect(self, hook: Callable[[], Awaitable[None]]) -> None:
@@ -90,7 +106,7 @@ class AriClient:
     async def _connected(self) -> None:
         if self.event_types:
             await self._filter_events()
-        await self._try_rest_over_websocket()
+        await self._try_rest_over_websocket(self.events)
         for hook in self._connect_hooks:
             try:
                 await hook()
@@ -106,13 +122,13 @@ class AriClient:
         except Exception as exc:  # an older Asterisk: we just get every event
             log.info("ARI event filter not set (%s)", exc)
 
-    async def _try_rest_over_websocket(self) -> None:
-        """Send REST over the WebSocket from now on if Asterisk answers there (22.4+)."""
-        connection = self.events.connections
+    async def _try_rest_over_websocket(self, socket: EventStream) -> None:
+        """Send REST over `socket` from now on if Asterisk answers there (22.4+)."""
+        connection = socket.connections
         try:
-            answer = await self.events.request("GET", f"applications/{self.app}", timeout=2.0)
+            answer = await socket.request("GET", f"applications/{socket.app}", timeout=2.0)
         except (ConnectionError, TimeoutError):
-            log.info("ARI REST stays on HTTP (no answer over the WebSocket)")
+            log.info("ARI REST stays on HTTP (no answer over WebSocket %s)", socket.app)
             return
-        if self.events.connections == connection:  # not a later connection's
-            self.events.carries_rest = answer.get("status_code") == 200
+        if socket.connections == connection:  # not a later connection's
+            socket.carries_rest = answer.get("status_code") == 200
