@@ -119,15 +119,9 @@ class Call:
         """
         if self._ended:
             raise CallEnded(self.channel_id)
-        if self._events.empty() and timeout is not None and timeout <= 0:
-            return None
-        try:
-            # asyncio.timeout, unlike wait_for on 3.11, makes no Task per event.
-            async with asyncio.timeout(timeout):
-                event = await self._events.get()
-        except TimeoutError:
-            return None
-        self._note(event)
+        event = await self._events.get(timeout)
+        if event is not None:
+            self._note(event)
         return event
 
     def _note(self, event: dict) -> None:
