@@ -19,6 +19,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+import orjson
 
 if TYPE_CHECKING:
     from engine.ari.events import EventStream
@@ -80,7 +81,7 @@ class AriRest:
                 text = await resp.text()
                 if resp.status >= 300:
                     raise AriError(resp.status, _error_message(text))
-                return json.loads(text) if text else None
+                return orjson.loads(text) if text else None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise AriError(0, f"{type(exc).__name__}: {exc}") from exc
 
@@ -90,14 +91,14 @@ class AriRest:
         try:
             answer = await websocket.request(
                 method, path.lstrip("/"), query=query,
-                body=json.dumps(body) if body is not None else None,
+                body=orjson.dumps(body).decode() if body is not None else None,
                 timeout=self._timeout.total or 10.0)
         except (ConnectionError, TimeoutError) as exc:
             raise AriError(0, f"{type(exc).__name__}: {exc}") from exc
         status, text = int(answer.get("status_code") or 0), answer.get("message_body") or ""
         if status >= 300 or status == 0:
             raise AriError(status, _error_message(text))
-        return json.loads(text) if text else None
+        return orjson.loads(text) if text else None
 
     async def originate(self, *, endpoint: str, app: str, channel_id: str,
                         app_args: str = "", caller_id: str | None = None,
