@@ -1,7 +1,7 @@
 """The outcome of a verification call, and its mapping to each API's words."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 from engine.flows.call import CallRecord
 
@@ -60,8 +60,9 @@ class CallOutcome:
                    hung_up_by=record.hung_up_by, **flow_result)
 
     def to_fields(self) -> dict[str, str]:
+        # vars, not asdict: every field is a scalar, and asdict deep-copies each.
         return {f"outcome_{k}": str(int(v) if isinstance(v, bool) else v)
-                for k, v in asdict(self).items()}
+                for k, v in vars(self).items()}
 
     @classmethod
     def from_fields(cls, record: dict[str, str]) -> "CallOutcome":

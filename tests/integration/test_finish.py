@@ -114,3 +114,26 @@ async def test_finishing_acknowledges_the_job(redis, callbacks, finished_before)
     assert (await redis.xpending(CALLS_STREAM, CALLS_GROUP))["pending"] == 1  # v2's only
     assert await redis.xlen(CALLS_STREAM) == 1
     assert (await redis.hgetall(verification_key("v1")))[b"status"] == b"done"
+
+
+async def test_the_calls_own_finish_after_its_verdict_builds_no_second_callback(
+        redis, callbacks, monkeypatch):
+    from engine import notifications
+    built = []
+    real = notifications.notifications_for
+    monkeypatch.setattr(notifications, "notifications_for",
+                        lambda v, o: built.append(v["id"]) or real(v, o))
+    await redis.xgroup_create(CALLS_STREAM, CALLS_GROUP, id="0", mkstream=True)
+    await redis.xadd(CALLS_STREAM, {"verification_id": "v1"})
+    (_, [(job_id, _)]), = await redis.xreadgroup(CALLS_GROUP, "e", {CALLS_STREAM: ">"})
+    finish = records.Finisher(Store(redis))
+    verification = await calling(redis, callbacks.url)
+    assert await finish(verification, matched())  # the verdict, before the goodbye
+    ended = matched()
+    ended.ended_at, ended.cause = time.time(), 16
+    assert not await finish(verification, ended, job_id=job_id.decode())
+    assert built == ["v1"]
+    assert await redis.zcard(DUE) == 1
+    stored = await redis.hgetall(verification_key("v1"))
+    assert stored[b"outcome_cause"] == b"16" and stored[b"outcome_matched"] == b"1"
+    assert (await redis.xpending(CALLS_STREAM, CALLS_GROUP))["pending"] == 0
