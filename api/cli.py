@@ -111,6 +111,7 @@ async def serve_api(settings: Settings, *, reuse_port: bool = False) -> None:
     from api.app import start_api  # aiohttp and phonenumbers only where served
 
     runner = await start_api(settings, reuse_port=reuse_port)
+    event_loop.freeze_start_up_heap()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

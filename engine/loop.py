@@ -7,6 +7,7 @@ CALLVERIFY_EVENT_LOOP=asyncio runs on the standard library's loop instead.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Coroutine
 from typing import Any
 
@@ -24,3 +25,11 @@ def run(main: Coroutine[Any, Any, Any], kind: str = "uvloop") -> Any:
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(main)
+
+
+def freeze_start_up_heap() -> None:
+    """Keep what start-up built (modules, phone-number metadata, pools) out of
+    the garbage collector's full passes: they never become garbage, and
+    scanning them was about 5 % of the service's CPU under load."""
+    gc.collect()
+    gc.freeze()

@@ -104,6 +104,7 @@ async def serve_forever(settings: Settings, components) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with Service(settings, components):
+        event_loop.freeze_start_up_heap()
         await stop.wait()
         log.info("stopping")
 
