@@ -13,7 +13,6 @@ from redis.exceptions import ResponseError
 from engine.batched_script import BatchedScript
 from engine.store import CALLS_GROUP, CALLS_STREAM
 
-GROUP = CALLS_GROUP
 ACK_LUA = """
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 return redis.call('XDEL', KEYS[1], ARGV[2])
@@ -44,33 +43,33 @@ class CallQueue:
 
     async def ensure_group(self) -> None:
         try:
-            await self.redis.xgroup_create(CALLS_STREAM, GROUP, id="0", mkstream=True)
+            await self.redis.xgroup_create(CALLS_STREAM, CALLS_GROUP, id="0", mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
 
     async def own_pending(self, count: int = 100) -> list[Job]:
         """Jobs this consumer had taken and not finished (e.g. before a restart)."""
-        reply = await self.redis.xreadgroup(GROUP, self.consumer, {CALLS_STREAM: "0"}, count=count)
+        reply = await self.redis.xreadgroup(CALLS_GROUP, self.consumer, {CALLS_STREAM: "0"}, count=count)
         return _jobs(reply[0][1]) if reply else []
 
     async def take(self, count: int, block_ms: int) -> list[Job]:
         """New jobs, waiting up to `block_ms` for one."""
-        reply = await self.redis.xreadgroup(GROUP, self.consumer, {CALLS_STREAM: ">"},
+        reply = await self.redis.xreadgroup(CALLS_GROUP, self.consumer, {CALLS_STREAM: ">"},
                                             count=count, block=block_ms)
         return _jobs(reply[0][1]) if reply else []
 
     async def claim_stale(self, min_idle_ms: int, count: int = 50) -> list[Job]:
         """Jobs another consumer took and left idle longer than `min_idle_ms`."""
-        reply = await self.redis.xautoclaim(CALLS_STREAM, GROUP, self.consumer,
+        reply = await self.redis.xautoclaim(CALLS_STREAM, CALLS_GROUP, self.consumer,
                                             min_idle_time=min_idle_ms, start_id="0-0",
                                             count=count)
         return _jobs(reply[1])
 
     async def ack(self, job: Job) -> None:
         """Done with a job: acknowledged and removed from the stream, in one step."""
-        await self._ack(keys=[CALLS_STREAM], args=[GROUP, job.message_id])
+        await self._ack(keys=[CALLS_STREAM], args=[CALLS_GROUP, job.message_id])
 
     async def pending_count(self) -> int:
-        info = await self.redis.xpending(CALLS_STREAM, GROUP)
+        info = await self.redis.xpending(CALLS_STREAM, CALLS_GROUP)
         return int(info["pending"])
