@@ -11,6 +11,12 @@ from engine.ari.rest import AriRest
 
 log = logging.getLogger(__name__)
 
+# How long each ask whether a WebSocket carries REST waits for Asterisk's
+# answer. A busy Asterisk may answer late, which is not "no REST here": the
+# first ask is made before the connect hooks run, the later ones in the
+# background. An Asterisk before 22.4 never answers; it stays on HTTP.
+PROBE_TIMEOUTS = (2.0, 4.0, 8.0)
+
 
 def channel_ids_of(event: dict) -> list[str]:
     """The channel ids an event concerns (its channel, a dial's peer, a playback's target)."""
@@ -105,6 +111,8 @@ class AriClient:
         self._queues: dict[str, Mailbox] = {}
         self._connect_hooks: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task] = []
+        self.probe_timeouts = PROBE_TIMEOUTS
+        self._probes: set[asyncio.Task] = set()
 
     def _originator(self, base_url: str, user: str, password: str, app: str,
                     heartbeat: float) -> EventStream:
@@ -128,10 +136,12 @@ class AriClient:
                 log.warning("ARI events not connected after %.0fs; still trying", wait)
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._probes]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks = []
+        self._probes.clear()
         await self.rest.close()
 
     def on_connect(self, hook: Callable[[], Awaitable[None]]) -> None:
@@ -180,12 +190,36 @@ class AriClient:
             log.info("ARI event filter not set (%s)", exc)
 
     async def _try_rest_over_websocket(self, socket: EventStream) -> None:
-        """Send REST over `socket` from now on if Asterisk answers there (22.4+)."""
+        """Send REST over `socket` from now on if Asterisk answers there (22.4+).
+
+        Asks once here; if no answer comes in time, asks again in the
+        background (PROBE_TIMEOUTS) while the same connection is up.
+        """
         connection = socket.connections
+        if not await self._ask_rest(socket, connection, self.probe_timeouts[0]):
+            probe = asyncio.get_running_loop().create_task(
+                self._ask_rest_again(socket, connection, self.probe_timeouts[1:]))
+            self._probes.add(probe)
+            probe.add_done_callback(self._probes.discard)
+
+    async def _ask_rest_again(self, socket: EventStream, connection: int,
+                              timeouts: tuple[float, ...]) -> None:
+        for timeout in timeouts:
+            if socket.connections != connection or await self._ask_rest(socket, connection,
+                                                                        timeout):
+                return
+        log.info("ARI REST stays on HTTP (no answer over WebSocket %s)", socket.app)
+
+    @staticmethod
+    async def _ask_rest(socket: EventStream, connection: int, timeout: float) -> bool:
+        """False when no answer came within `timeout`; True when settled (an
+        answer, or the connection went: the next one asks again)."""
         try:
-            answer = await socket.request("GET", f"applications/{socket.app}", timeout=2.0)
-        except (ConnectionError, TimeoutError):
-            log.info("ARI REST stays on HTTP (no answer over WebSocket %s)", socket.app)
-            return
+            answer = await socket.request("GET", f"applications/{socket.app}", timeout=timeout)
+        except TimeoutError:
+            return False
+        except ConnectionError:
+            return True
         if socket.connections == connection:  # not a later connection's
             socket.carries_rest = answer.get("status_code") == 200
+        return True

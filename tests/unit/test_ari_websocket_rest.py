@@ -16,8 +16,9 @@ from tests.conftest import free_port
 class FakeAri:
     """Answers RESTRequests per `behaviour`: "answer", "silent" or "close"."""
 
-    def __init__(self, behaviour: str) -> None:
+    def __init__(self, behaviour: str, unanswered_probes: int = 0) -> None:
         self.behaviour = behaviour
+        self.unanswered_probes = unanswered_probes  # a busy (or pre-22.4) Asterisk
         self.port = free_port()
         self.requests: list[dict] = []
         self._runner: web.AppRunner | None = None
@@ -30,7 +31,9 @@ class FakeAri:
                 break
             sent = json.loads(message.data)
             self.requests.append(sent)
-            if sent["uri"].startswith("applications/"):  # the client's probe
+            if sent["uri"].startswith("applications/") and self.unanswered_probes > 0:
+                self.unanswered_probes -= 1
+            elif sent["uri"].startswith("applications/"):  # the client's probe
                 await ws.send_json({"type": "RESTResponse", "request_id": sent["request_id"],
                                     "status_code": 200, "message_body": "{}"})
             elif self.behaviour == "answer":
@@ -103,3 +106,35 @@ async def test_a_socket_closing_under_a_request_fails_it_at_once(client):
     # While the socket is down, requests go over HTTP.
     assert not ari.events.takes_rest
     assert await ari.rest.channels() == []
+
+
+def probes(fake: FakeAri) -> list[dict]:
+    return [sent for sent in fake.requests if sent["uri"].startswith("applications/")]
+
+
+async def until(condition, seconds: float) -> bool:
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            return True
+        await asyncio.sleep(0.02)
+    return condition()
+
+
+@pytest.mark.parametrize("unanswered, carries", [(1, True), (2, True), (3, False)])
+async def test_a_late_answer_to_the_probe_is_asked_again_in_the_background(unanswered,
+                                                                           carries):
+    fake = FakeAri("answer", unanswered_probes=unanswered)
+    await fake.start()
+    ari = AriClient(f"http://127.0.0.1:{fake.port}", "u", "p", "app", originate_sockets=0)
+    ari.probe_timeouts = (0.2, 0.3, 0.4)
+    try:
+        await ari.start(wait=5)
+        assert await until(lambda: len(probes(fake)) >= min(unanswered + 1, 3), 3)
+        assert await until(lambda: ari.events.takes_rest, 1) is carries
+        await asyncio.sleep(0.5)  # no ask after the answer, none after the last
+        assert len(probes(fake)) == min(unanswered + 1, 3)
+        if not carries:
+            assert await ari.rest.channels() == []  # over HTTP
+    finally:
+        await ari.stop()
+        await fake.stop()
