@@ -59,6 +59,14 @@ class FakeAri:
         await self._runner.cleanup()
 
 
+async def until(condition, seconds: float) -> bool:
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            return True
+        await asyncio.sleep(0.02)
+    return condition()
+
+
 @pytest.fixture
 async def client(request):
     fake = FakeAri(request.param)
@@ -66,10 +74,7 @@ async def client(request):
     ari = AriClient(f"http://127.0.0.1:{fake.port}", "u", "p", "app")
     ari.rest._timeout = type(ari.rest._timeout)(total=1.0)
     await ari.start(wait=5)
-    for _ in range(50):
-        if ari.events.takes_rest:
-            break
-        await asyncio.sleep(0.02)
+    await until(lambda: ari.events.takes_rest, 1)
     yield ari, fake
     await ari.stop()
     await fake.stop()
@@ -110,14 +115,6 @@ async def test_a_socket_closing_under_a_request_fails_it_at_once(client):
 
 def probes(fake: FakeAri) -> list[dict]:
     return [sent for sent in fake.requests if sent["uri"].startswith("applications/")]
-
-
-async def until(condition, seconds: float) -> bool:
-    for _ in range(int(seconds / 0.02)):
-        if condition():
-            return True
-        await asyncio.sleep(0.02)
-    return condition()
 
 
 @pytest.mark.parametrize("unanswered, carries", [(1, True), (2, True), (3, False)])
