@@ -32,6 +32,9 @@ class Scenario:
     values: dict[str, str] = field(default_factory=dict)
 
 
+# Who the forwarding phones say the call was for, and where they send it.
+FORWARD = {"FORWARDED_FROM": "15550001111", "FORWARDED_TO": "15550002222"}
+
 SCENARIOS = {s.name: s for s in [
     Scenario("answer_dtmf", "answer.xml",
              "answer, wait delay_ms, key in the digits (RFC 4733), wait for BYE",
@@ -41,8 +44,22 @@ SCENARIOS = {s.name: s for s in [
              "answer (optionally key digits), then send BYE hangup_ms after the ACK",
              frozenset({"hangup"})),
     Scenario("forwarded", "answer.xml",
-             "181 with a Diversion header (call forwarded), then answer; wait for BYE",
-             frozenset({"forward"}), values={"FORWARDED_FROM": "15550001111"}),
+             "181 with a Diversion header (call forwarded; on the 180 too when it rings), "
+             "then answer; wait for BYE",
+             frozenset({"forward", "diversion"}), values=FORWARD),
+    Scenario("forwarded_history", "answer.xml",
+             "181 with a History-Info header (no Diversion), then answer; wait for BYE",
+             frozenset({"forward", "history"}), values=FORWARD),
+    Scenario("forwarded_bare", "answer.xml",
+             "181 with neither Diversion nor History-Info, then answer; wait for BYE",
+             frozenset({"forward"}), values=FORWARD),
+    Scenario("diverted_ringing", "answer.xml",
+             "no 181; a Diversion header on the 180 only (with ring_ms), then answer",
+             frozenset({"diversion"}), values=FORWARD),
+    Scenario("forwarded_busy", "reject.xml", "181 with a Diversion header, then 486 Busy Here",
+             frozenset({"forward"}), values={**FORWARD, "CODE": "486", "REASON": "Busy Here"}),
+    Scenario("redirect", "redirect.xml",
+             "302 Moved Temporarily to FORWARDED_TO at this phone's address", values=FORWARD),
     Scenario("busy", "reject.xml", "486 Busy Here", values={"CODE": "486", "REASON": "Busy Here"}),
     Scenario("unavailable", "reject.xml", "503 Service Unavailable",
              values={"CODE": "503", "REASON": "Service Unavailable"}),
