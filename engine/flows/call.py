@@ -17,6 +17,8 @@ from engine.ari.rest import AriError
 
 ORIGINATE_TRIES = 3
 HANGUP_EVENTS = ("ChannelHangupRequest", "ChannelDestroyed", "StasisEnd")
+# Dial states that mean the phone is alerted: 180 Ringing, or 183 with early media.
+ALERTING = ("RINGING", "PROGRESS")
 # The event types a Call needs; Asterisk is asked to send no other (each one
 # costs Asterisk a JSON snapshot and us a decode and a wake-up). A call used to
 # bring 18 events; now 11, or 12 when the far end hangs up. ChannelDestroyed
@@ -44,12 +46,21 @@ class CallRecord:
     cause_txt: str = ""
     sip_status: int = 0
     forwarded_to: str = ""
+    # Asterisk's redirecting number (Diversion or History-Info on a 181, 180,
+    # 183, 200 or 3xx), as every channel snapshot carries it; None while
+    # snapshots have not said (an older Asterisk never says).
+    redirected: bool | None = None
     originate_error: str = ""
     hung_up_by: str = ""
 
     @property
     def answered(self) -> bool:
         return self.answered_at > 0
+
+    @property
+    def forwarded(self) -> bool:
+        """The signalling said the call was forwarded (so far)."""
+        return bool(self.redirected or self.forwarded_to)
 
 
 class Call:
@@ -128,9 +139,11 @@ class Call:
         kind = event.get("type", "")
         if kind == "ChannelDtmfReceived":
             self.digits.append(event.get("digit", ""))
-        elif kind == "Dial" and (event.get("dialstatus") or event.get("forward")):
+            return
+        self._note_redirecting(event.get("peer") if kind == "Dial" else event.get("channel"))
+        if kind == "Dial" and (event.get("dialstatus") or event.get("forward")):
             self.record.forwarded_to = event.get("forward") or self.record.forwarded_to
-            if event.get("dialstatus") == "RINGING" and not self.record.ringing_at:
+            if event.get("dialstatus") in ALERTING and not self.record.ringing_at:
                 self.record.ringing_at = time.time()
         elif kind in HANGUP_EVENTS:
             if event.get("cause") and not self.record.cause:
@@ -142,6 +155,10 @@ class Call:
                 self.record.hung_up_by = "far end"
             self._finish()
             raise CallEnded(self.channel_id)
+
+    def _note_redirecting(self, snapshot: dict | None) -> None:
+        if snapshot and "caller_rdnis" in snapshot and not self.record.redirected:
+            self.record.redirected = bool(snapshot["caller_rdnis"])
 
     async def play(self, media: list[str], *, interruptible: bool = True) -> bool:
         """Play prompts to the end; a digit stops them when interruptible.

@@ -40,6 +40,10 @@ class ScriptedRest:
     async def channels(self):
         return []
 
+    async def channel_variable(self, channel_id, name):
+        self.requests.append(("variable", name))
+        return self.owner.variables.get(name)
+
 
 class ScriptedAri(AriClient):
     def __init__(self, reactions=None) -> None:
@@ -50,6 +54,7 @@ class ScriptedAri(AriClient):
         self.reactions = reactions or {}
         self.channel_id = None
         self.gone = False
+        self.variables: dict[str, str] = {}
 
     def react(self, action: str, args: dict) -> None:
         if action == "originate":
