@@ -17,7 +17,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 from api import cors, password_call, reverse_verify
-from api.appkeys import SETTINGS, STORE
+from api.appkeys import PROGRESS, SETTINGS, STORE
+from api.progress import ProgressWatch
 from engine.masking import mask_number
 from api.redis_client import REDIS_DOWN, connect_redis
 from engine.settings import Settings
@@ -31,11 +32,13 @@ JSON_PATHS = (password_call.PATH,)
 
 
 async def redis_store(app: web.Application) -> AsyncIterator[None]:
-    """Own the Redis client and the Store for the app's lifetime."""
+    """Own the Redis client, the Store and the progress watch for the app's lifetime."""
     settings = app[SETTINGS]
     redis = connect_redis(settings.redis_url)
     app[STORE] = Store(redis, settings.code_key)
+    app[PROGRESS] = ProgressWatch(redis)
     yield
+    await app[PROGRESS].close()
     await redis.aclose()
 
 

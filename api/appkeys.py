@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from api.progress import ProgressWatch
 from engine.settings import Settings
 from engine.store import Store
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
+PROGRESS = web.AppKey("progress", ProgressWatch)

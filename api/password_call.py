@@ -19,7 +19,6 @@ The pure steps (`bearer_token`, `parse_body`, `dialing_refusal`, `pick_code`,
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -29,7 +28,8 @@ from dataclasses import dataclass
 import phonenumbers
 from aiohttp import web
 
-from api.appkeys import SETTINGS, STORE
+from api.appkeys import PROGRESS, SETTINGS, STORE
+from api.progress import ProgressWatch
 from engine import log_output, records
 from engine.masking import mask_number
 from engine.outcome import CallOutcome
@@ -47,7 +47,6 @@ CODE = re.compile(r"[0-9]{4}")
 BEARER = re.compile(r"Bearer +([A-Za-z0-9._~+/-]+=*) *", re.IGNORECASE)
 # Stages after which the engine knows whether the call was forwarded.
 REDIRECT_KNOWN = ("ringing", "answered", "ended")
-REDIRECT_POLL_SECONDS = 0.05
 ACCEPTED, NO_CREDIT, FLOOD = 0, 2, 6
 
 
@@ -164,7 +163,7 @@ async def call_record(store: Store, account_id: str, request: PasswordCallReques
 
 
 async def place_call(account: Account, request: PasswordCallRequest, store: Store,
-                     settings: Settings) -> tuple[dict | Refusal, str]:
+                     settings: Settings, watch: ProgressWatch) -> tuple[dict | Refusal, str]:
     """Run the do-not-call, flood and balance checks, then queue the call.
 
     Returns the success body (or a Refusal) and the verification id ("" if none).
@@ -189,21 +188,23 @@ async def place_call(account: Account, request: PasswordCallRequest, store: Stor
         raise RuntimeError(f"unexpected accept result {result}")
     is_redirect = False
     if request.is_with_redirect:
-        is_redirect = await wait_for_redirect_evidence(store, vid, settings.redirect_wait_seconds)
+        is_redirect = await redirect_evidence(store, watch, vid, settings.redirect_wait_seconds)
     return {"ok": True, "caller_number": record["caller_number"], "verification_code": code,
             "verification_uuid": f"{vid}_{account.account_id}", "is_redirect": is_redirect}, vid
 
 
-async def wait_for_redirect_evidence(store: Store, vid: str, bound: float) -> bool:
-    """Poll until the engine reports the call ringing, answered or ended (at most
-    `bound` seconds); True if it saw the call forwarded."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + bound
-    while True:
+async def redirect_evidence(store: Store, watch: ProgressWatch, vid: str, bound: float) -> bool:
+    """Whether the call was forwarded, once the engine reports it ringing,
+    answered or ended; False if `bound` seconds pass first."""
+    seen = False
+
+    async def known() -> bool:
+        nonlocal seen
         verification = await store.verification(vid)
-        if verification.get("progress") in REDIRECT_KNOWN or loop.time() >= deadline:
-            return verification.get("is_redirect") == "1"
-        await asyncio.sleep(min(REDIRECT_POLL_SECONDS, max(0.0, deadline - loop.time())))
+        seen = verification.get("is_redirect", verification.get("outcome_is_redirect")) == "1"
+        return verification.get("progress") in REDIRECT_KNOWN
+
+    return await watch.wait_until(vid, known, bound) and seen
 
 
 async def read_body(request: web.Request) -> bytes:
@@ -221,7 +222,7 @@ async def read_body(request: web.Request) -> bytes:
 
 async def password_call(request: web.Request) -> web.Response:
     """HTTP handler: authenticate, validate, place the call; JSON answer."""
-    store, settings = request.app[STORE], request.app[SETTINGS]
+    store, settings, watch = request.app[STORE], request.app[SETTINGS], request.app[PROGRESS]
     answer: dict | Refusal
     vid, number, account_id = "", "?", "-"
     token = bearer_token(request.headers.get("Authorization"))
@@ -239,7 +240,7 @@ async def password_call(request: web.Request) -> web.Response:
             answer = parsed
         else:
             number = mask_number(parsed.e164)
-            answer, vid = await place_call(account, parsed, store, settings)
+            answer, vid = await place_call(account, parsed, store, settings, watch)
     if isinstance(answer, Refusal):
         log_output.info(log, f"password_call account={account_id} number={number} "
                              f"status={answer.status} error={answer.error!r} "

@@ -24,6 +24,8 @@ CODE_KEY = "cv:secret:code-hmac"
 CALLS_STREAM = "cv:calls"
 CALLS_GROUP = "engines"
 DONE_TTL_SECONDS = 7 * 24 * 3600
+# Pub/sub channel: the id of a verification whose call progressed (see report_progress).
+PROGRESS_CHANNEL = "cv:progress"
 
 
 def account_key(account_id: str) -> str:
@@ -333,6 +335,13 @@ class Store:
         flat = await self._take(keys=[verification_key(verification_id)], args=[channel_id])
         return {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
 
-    async def update_verification(self, verification_id: str, **fields) -> None:
-        await self.redis.hset(verification_key(verification_id),
-                              mapping={k: str(v) for k, v in fields.items()})
+    async def report_progress(self, verification_id: str, stage: str, is_redirect: bool, *,
+                              notify: bool) -> None:
+        """Store how far the call got; with `notify`, tell the API processes
+        waiting for it (one round trip: the record is written first)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(verification_key(verification_id),
+                  mapping={"progress": stage, "is_redirect": int(is_redirect)})
+        if notify:
+            pipe.publish(PROGRESS_CHANNEL, verification_id)
+        await pipe.execute()

@@ -53,9 +53,10 @@ async def run_dtmf(call: Call, verification: dict, settings: Settings, store: St
 async def run_cli(call: Call, verification: dict, settings: Settings, store: Store,
                   finish: Finisher) -> CallOutcome:
     vid = verification["id"]
+    waited_for = verification.get("is_with_redirect") == "1"  # the API's answer waits
 
     async def on_progress(stage: str, is_redirect: bool) -> None:
-        await store.update_verification(vid, progress=stage, is_redirect=int(is_redirect))
+        await store.report_progress(vid, stage, is_redirect, notify=waited_for)
 
     ring = float(verification.get("ring_seconds") or settings.password_ring_seconds)
     dial = dial_plan(verification, settings, verification["caller_number"], ring)

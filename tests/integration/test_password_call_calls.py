@@ -83,18 +83,70 @@ async def test_no_answer_is_cancelled_at_the_end_of_the_ring_window(service, mcn
     assert 4 <= record["duration"] <= 7
 
 
+async def redirect_seen(mcn, callbacks, *, redirect: bool = True) -> tuple[bool, dict]:
+    """Place a password call; the response's `is_redirect` and the webhook record."""
+    status, answer = await mcn(body(redirect=redirect))
+    assert status == 200 and answer["ok"] is True
+    return answer["is_redirect"], await webhook(callbacks)
+
+
 async def test_forwarded_phone_is_reported_as_redirect(service, mcn, callbacks, phone):
-    phone("forwarded")
-    status, answer = await mcn(body(redirect=True))
-    assert status == 200 and answer["is_redirect"] is True
-    assert (await webhook(callbacks))["is_redirect"] is True
+    phone("forwarded")  # 181 + Diversion, then 200 at once
+    assert (await redirect_seen(mcn, callbacks))[0] is True
+
+
+@pytest.mark.parametrize("scenario, seen", [
+    ("forwarded", True), ("forwarded_history", True), ("forwarded_bare", True),
+    ("diverted_ringing", False)])
+async def test_forwarded_phone_that_rings_before_answering(service, mcn, callbacks, phone,
+                                                           scenario, seen):
+    """181 (with Diversion, History-Info or neither), 180, then 200 a second
+    later: the response is decided at the ring, and agrees with the webhook.
+    Asterisk reads no Diversion from a 180 (README: which responses count)."""
+    phone(scenario, ring_ms=1000)
+    is_redirect, record = await redirect_seen(mcn, callbacks)
+    assert (is_redirect, record["is_redirect"]) == (seen, seen)
+    assert record["final_status"] == "ANSWER"
+
+
+async def test_forwarded_phone_that_rings_out(service, mcn, callbacks, phone):
+    await service.store.set_ring_seconds(mcn.account.account_id, 4)
+    phone("forwarded", ring_ms=30000)
+    is_redirect, record = await redirect_seen(mcn, callbacks)
+    assert (is_redirect, record["is_redirect"]) == (True, True)
+    assert (record["q931_status"], record["final_status"]) == (16, "CANCEL")
+
+
+async def test_forwarded_phone_that_is_busy(service, mcn, callbacks, phone):
+    """181 + Diversion, then 486: no ring, no answer; the ended call is judged."""
+    phone("forwarded_busy")
+    is_redirect, record = await redirect_seen(mcn, callbacks)
+    assert (is_redirect, record["is_redirect"]) == (True, True)
+    assert (record["q931_status"], record["final_status"]) == (17, "CANCEL")
+
+
+async def test_moved_phone_is_a_redirect_that_asterisk_does_not_follow(service, mcn, callbacks,
+                                                                       phone):
+    """302 Moved Temporarily: Asterisk names the new target (Dial `forward`) and
+    ends the call with cause 23 rather than dialling it."""
+    sipp = phone("redirect")
+    is_redirect, record = await redirect_seen(mcn, callbacks)
+    assert (is_redirect, record["is_redirect"]) == (True, True)
+    assert (record["q931_status"], record["final_status"]) == (23, "CANCEL")
+    assert sipp.invite_count == 1
 
 
 async def test_plain_phone_is_not_a_redirect(service, mcn, callbacks, phone):
-    phone("answer_silent", hangup_ms=None)
-    status, answer = await mcn(body(redirect=True))
-    assert status == 200 and answer["is_redirect"] is False
-    assert (await webhook(callbacks))["is_redirect"] is False
+    phone("answer_silent", ring_ms=1000, hangup_ms=None)
+    is_redirect, record = await redirect_seen(mcn, callbacks)
+    assert (is_redirect, record["is_redirect"]) == (False, False)
+
+
+async def test_without_the_check_the_answer_is_false_and_the_webhook_says_what_it_saw(
+        service, mcn, callbacks, phone):
+    phone("forwarded", ring_ms=1000)
+    is_redirect, record = await redirect_seen(mcn, callbacks, redirect=False)
+    assert (is_redirect, record["is_redirect"]) == (False, True)
 
 
 async def test_empty_code_gets_a_random_one_in_the_caller_number(service, mcn, callbacks,
