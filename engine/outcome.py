@@ -12,6 +12,7 @@ NO_USER_RESPONSE = 18
 NO_ANSWER = 19
 CALL_REJECTED = 21
 CONGESTION_CAUSES = {34, 38, 41, 42, 44}
+REDIRECTED = 23  # "redirected to new destination": a 3xx
 
 # Failures that are ours, not the network's.
 ORIGINATE_FAILED = "originate_failed"
@@ -53,7 +54,12 @@ class CallOutcome:
         # On a ring timeout Asterisk cancels the call and reports a 480 it made
         # up itself; the phone never sent it, so it is not shown as the phone's.
         sip_status = 0 if failure == RING_TIMEOUT else record.sip_status
-        return cls(answered=record.answered, cause=record.cause, cause_txt=record.cause_txt,
+        cause, cause_txt = record.cause, record.cause_txt
+        if not cause and record.forwarded_to and not record.answered:
+            # Asterisk ends a call it was told to move (3xx) without a cause
+            # now and then; the Dial event that named the new target is the proof.
+            cause, cause_txt = REDIRECTED, "Redirected to new destination"
+        return cls(answered=record.answered, cause=cause, cause_txt=cause_txt,
                    sip_status=sip_status,
                    failure=failure, placed_at=record.placed_at, ringing_at=record.ringing_at,
                    answered_at=record.answered_at, ended_at=record.ended_at,

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.flows.call import Call
+from engine.flows.call import Call, CallRecord
+from engine.outcome import CallOutcome, mcn_status as call_status
 from engine.flows.password_call import password_call
 from engine.flows.reverse_verify import DialPlan
 from tests.unit.scripted_ari import ScriptedAri, playback_finishes
@@ -82,3 +83,10 @@ async def test_early_media_counts_as_the_ring():
     ari = ScriptedAri({"originate": progress_then_answer, "play": playback_finishes})
     reports, _ = await run(ari)
     assert reports == [("ringing", True), ("answered", True)]
+
+
+def test_a_moved_call_that_asterisk_ended_without_a_cause_reports_23():
+    record = CallRecord("cvtest.pc", placed_at=1.0, ended_at=1.1, forwarded_to="15550002222")
+    outcome = CallOutcome.from_call(record, ring_timeout=30)
+    assert (outcome.cause, outcome.failure) == (23, "")
+    assert call_status(outcome) == (23, "CANCEL")
