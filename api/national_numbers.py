@@ -5,8 +5,8 @@ followed by its possible-number check answers, for the one input the API lets
 through: ASCII digits only. `parse` first cleans free text (letters, "tel:"
 URIs, punctuation, extensions, a leading plus), then strips prefixes and
 checks lengths; on digits the cleaning changes nothing, so this runs only the
-prefix and length steps, through phonenumbers' own functions and metadata:
-a third to a half of the time of `parse`, on every request of the front door.
+prefix and length steps, through phonenumbers' own functions and metadata,
+saving `parse`'s cleaning on every request of the front door.
 tests/unit/test_national_numbers.py compares the two on 30,000 digit strings
 of every calling code.
 """

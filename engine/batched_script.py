@@ -1,8 +1,8 @@
 """A Redis Lua script whose concurrent calls share one connection, pipelined.
 
-Under load the API runs the accept script for many requests at once. One call
-through redis-py costs about 100 µs of CPU (pool checkout, argument encoding,
-a read per reply, timeout and retry wrappers). Here the calls made in one
+Under load the API runs the accept script for many requests at once, and
+each call through redis-py pays for a pool checkout, argument encoding, a
+read per reply, and timeout and retry wrappers. Here the calls made in one
 event-loop turn are packed into one write of EVALSHAs (no transaction: each
 script is atomic on its own), on a connection this script holds for itself;
 the next turn's batch is written at once, without waiting for the replies of
@@ -245,6 +245,6 @@ def fail(calls: list[Call], exc: Exception) -> None:
 
 
 def command(*parts: str | bytes | int | float) -> bytes:
-    """One command in RESP (an array of bulk strings), packed by hiredis in C:
-    a fifth of the CPU of packing it in Python. TypeError for other types."""
+    """One command in RESP (an array of bulk strings), packed by hiredis in C,
+    far cheaper than packing it in Python. TypeError for other types."""
     return pack_command(parts)

@@ -1,11 +1,11 @@
 """The service's CPU priority beside Asterisk (CALLVERIFY_CPU_NICE).
 
 `callverify run` is one event loop serving every call's set-up and verdict;
-Asterisk runs a thread per call. When they contend for the two cores of the
-bench machine the scheduler shares the CPUs out per thread, and near the knee
-the service's loop waited for a CPU 34 % of the time with work ready (the
-bench's "loop wait"), delaying originates by up to a second. At nice -10 it
-waited 2-7 % of the time (README.md, Benchmark). `make run` starts the
+Asterisk runs a thread per call. When they contend for the CPUs the scheduler
+shares them out per thread, so under load the service's one loop waits for a
+CPU with work ready, and every API answer and originate waits behind it. A
+higher priority lets the loop run when it has work (the bench's "loop wait"
+column shows the difference; docs/benchmark.md). `make run` starts the
 service at -10; the setting's default, 0, leaves the priority alone.
 
 With autogroup scheduling (Debian's default) a process's nice value only ranks

@@ -37,9 +37,9 @@ class Mailbox:
 
     In place of asyncio.Queue plus asyncio.timeout: on Python 3.11 every
     get_running_loop() is a getpid() system call, and those two made three or
-    four of them for every event a call waited for (with the timeout's own
-    objects, about a tenth of the engine's CPU under load). Here the loop is
-    looked up once, and a wait is one future and at most one timer.
+    four of them for every event a call waited for, besides the timeout's own
+    objects, on the engine's busiest path. Here the loop is looked up once,
+    and a wait is one future and at most one timer.
     """
 
     __slots__ = ("_events", "_loop", "_waiter")

@@ -130,7 +130,7 @@ class EventStream:
 
     def _deliver(self, text: str) -> None:
         try:
-            event = orjson.loads(text)  # a third of json's time on an ARI event
+            event = orjson.loads(text)  # cheaper than json on every ARI event
         except orjson.JSONDecodeError:
             log.warning("ARI events: undecodable message dropped")
             return

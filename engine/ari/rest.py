@@ -1,17 +1,17 @@
 """ARI REST: the few Asterisk resources callverify uses.
 
-Requests go over the events WebSocket when Asterisk takes them there (a
-quarter of the CPU of an HTTP request, on both sides), otherwise over HTTP
-through one bounded pool.
+Requests go over the events WebSocket when Asterisk takes them there (less
+CPU than an HTTP request, on both sides), otherwise over HTTP through one
+bounded pool.
 
 Originates never go over the events WebSocket. Asterisk answers a
 WebSocket's requests one at a time, in that socket's own thread, and an
 originate holds the thread while it creates the channel; on the events
-socket every play and hang-up queued behind the set-ups (in the bench, at 80
-calls/s, originate-to-ringing p99 1054 ms against 650 ms over HTTP). They go
-round a few WebSockets of their own instead (`originators`, opened by
-AriClient), each with its own Asterisk thread, so set-ups run side by side;
-over HTTP while none of those takes REST.
+socket every play and hang-up would queue behind the set-ups, and under load
+the calls would ring late. They go round a few WebSockets of their own
+instead (`originators`, opened by AriClient), each with its own Asterisk
+thread, so set-ups run side by side; over HTTP while none of those takes
+REST. docs/benchmark.md has what each choice was measured at.
 """
 from __future__ import annotations
 
