@@ -45,8 +45,8 @@ def dotted(name: str) -> str:
 
 def fall_back(what: str, name: str) -> None:
     """The one warning of a fast path left for its library path."""
-    log.warning("%s: %s not found (the library changed?): using the library's own path "
-                "instead of the fast one", what, name)
+    log.warning("%s: %s is missing or not as expected (a library upgrade?): using the "
+                "library's own path instead of the fast one", what, name)
 
 
 def choose(what: str, fast: T, library: T, missing_name: str | None) -> T:
