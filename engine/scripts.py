@@ -39,19 +39,21 @@ def batched_script_missing(connection=None) -> str | None:
     from redis._parsers.hiredis import NOT_ENOUGH_DATA, _AsyncHiredisParser
     from redis.asyncio import Connection
 
-    if connection is None:
-        connection = Connection()
-    for attribute in ("_parser", "_writer", "socket_timeout"):
-        if not hasattr(connection, attribute):
-            return f"redis.asyncio.Connection.{attribute}"
-    parser = connection._parser
-    if not isinstance(parser, _AsyncHiredisParser):
-        return "redis._parsers.hiredis._AsyncHiredisParser (as the default parser)"
-    name = "redis._parsers.hiredis._AsyncHiredisParser.on_connect"
+    name = "redis.asyncio.Connection (made without arguments)"
     try:
+        if connection is None:
+            connection = Connection()
+        for attribute in ("_parser", "_writer", "socket_timeout"):
+            name = f"redis.asyncio.Connection.{attribute}"
+            getattr(connection, attribute)
+        parser = connection._parser
+        name = "redis._parsers.hiredis._AsyncHiredisParser (as the default parser)"
+        if not isinstance(parser, _AsyncHiredisParser):
+            return name
+        name = "redis._parsers.hiredis._AsyncHiredisParser.on_connect"
         parser.on_connect(connection)
         name = "redis._parsers.hiredis._AsyncHiredisParser._stream"
-        parser._stream  # noqa: B018 (read only to see it is there)
+        getattr(parser, "_stream")
         name = "redis._parsers.hiredis._AsyncHiredisParser._reader (answering NOT_ENOUGH_DATA)"
         reader = parser._reader
         if reader.gets() is not NOT_ENOUGH_DATA:
@@ -62,10 +64,10 @@ def batched_script_missing(connection=None) -> str | None:
         reader.feed(b"\n")
         if reader.gets() != [1, b"a"]:
             return name
+        name = "redis._parsers.hiredis._AsyncHiredisParser.on_disconnect"
+        parser.on_disconnect()
     except Exception:
         return name
-    finally:
-        parser.on_disconnect()
     return None
 
 

@@ -62,6 +62,16 @@ def test_a_connection_attribute_gone_is_noticed(attribute):
     assert scripts.batched_script_missing(connection) == f"redis.asyncio.Connection.{attribute}"
 
 
+def test_a_connection_that_cannot_be_made_so_is_noticed(monkeypatch):
+    import redis.asyncio
+
+    class NeedsArguments(Connection):
+        def __init__(self, host):
+            super().__init__(host=host)
+    monkeypatch.setattr(redis.asyncio, "Connection", NeedsArguments)
+    assert scripts.batched_script_missing() == "redis.asyncio.Connection (made without arguments)"
+
+
 def test_a_connection_without_the_hiredis_parser_is_noticed():
     connection = Connection(parser_class=_AsyncRESP2Parser)
     assert "_AsyncHiredisParser" in scripts.batched_script_missing(connection)
