@@ -1,22 +1,29 @@
 """A national number of a country as E.164 digits, the way reverse verify takes it.
 
-`e164_number` answers exactly what `phonenumbers.parse(phone_number, region)`
-followed by its possible-number check answers, for the one input the API lets
-through: ASCII digits only. `parse` first cleans free text (letters, "tel:"
+`library_e164_number` is phonenumbers' own answer: `parse(phone_number,
+region)`, its possible-number check, the national significant number.
+`fast_e164_number` gives the same answer for the one input the API lets
+through, ASCII digits only. `parse` first cleans free text (letters, "tel:"
 URIs, punctuation, extensions, a leading plus), then strips prefixes and
-checks lengths; on digits the cleaning changes nothing, so this runs only the
-prefix and length steps, through phonenumbers' own functions and metadata,
-saving `parse`'s cleaning on every request of the front door.
-tests/unit/test_national_numbers.py compares the two on 30,000 digit strings
-of every calling code.
+checks lengths; on digits the cleaning changes nothing, so the fast path runs
+only the prefix and length steps, through phonenumbers' own private functions
+and metadata, skipping work that every request of the front door would do.
+
+`e164_number` is the fast path when every private name it calls is there
+(checked once, at import), else the library path, with one warning.
+tests/unit/test_national_numbers.py compares the two on digit strings of
+every calling code.
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import phonenumbers
 from phonenumbers import phonenumberutil as steps
 from phonenumbers.phonemetadata import PhoneMetadata
+
+from engine.seams import choose, missing
 
 DIGITS = re.compile(r"[0-9]{1,20}")
 NON_GEOGRAPHIC = "001"
@@ -26,7 +33,14 @@ NOT_STRIPPED = (phonenumbers.ValidationResult.TOO_SHORT,
                 phonenumbers.ValidationResult.INVALID_LENGTH)
 
 
-def e164_number(country_code: str, phone_number: str) -> str | None:
+# The names of phonenumbers' inside that fast_e164_number calls.
+PRIVATE = tuple(f"phonenumbers.phonenumberutil:{name}" for name in (
+    "_is_viable_phone_number", "_maybe_strip_national_prefix_carrier_code",
+    "_test_number_length", "_parse_prefix_as_idd", "re_compile", "_extract_country_code",
+    "_match_national_number", "_MIN_LENGTH_FOR_NSN", "_MAX_LENGTH_FOR_NSN"))
+
+
+def library_e164_number(country_code: str, phone_number: str) -> str | None:
     """E.164 digits (no plus) for a national number in a country, or None if impossible.
 
     None also for a local-only number (7-digit NANP: a trunk cannot dial it) and
@@ -38,8 +52,30 @@ def e164_number(country_code: str, phone_number: str) -> str | None:
     region = phonenumbers.region_code_for_country_code(calling_code)
     if region == phonenumbers.UNKNOWN_REGION:
         return None
-    if region == NON_GEOGRAPHIC:
-        return _non_geographic(calling_code, phone_number)
+    try:
+        if region == NON_GEOGRAPHIC:  # global services (+800, +882 ...)
+            number = phonenumbers.parse(f"+{calling_code}{phone_number}", None)
+        else:
+            number = phonenumbers.parse(phone_number, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if number.country_code != calling_code:
+        return None
+    if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
+        return None
+    return f"{calling_code}{phonenumbers.national_significant_number(number)}"
+
+
+def fast_e164_number(country_code: str, phone_number: str) -> str | None:
+    """What library_e164_number answers, by the prefix and length steps alone."""
+    if not DIGITS.fullmatch(phone_number):
+        return None
+    calling_code = int(country_code)
+    region = phonenumbers.region_code_for_country_code(calling_code)
+    if region == phonenumbers.UNKNOWN_REGION:
+        return None
+    if region == NON_GEOGRAPHIC:  # rare: through `parse` itself
+        return library_e164_number(country_code, phone_number)
     if not steps._is_viable_phone_number(phone_number):
         return None
     metadata = PhoneMetadata.metadata_for_region(region, None)
@@ -86,14 +122,17 @@ def _country_code_in(digits: str, metadata) -> tuple[int | None, str]:
     return 0, ""
 
 
-def _non_geographic(calling_code: int, phone_number: str) -> str | None:
-    """Global services (+800, +882 ...), rare: through `parse` itself."""
-    try:
-        number = phonenumbers.parse(f"+{calling_code}{phone_number}", None)
-    except phonenumbers.NumberParseException:
-        return None
-    if number.country_code != calling_code:
-        return None
-    if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
-        return None
-    return f"{calling_code}{phonenumbers.national_significant_number(number)}"
+def fast_path_missing() -> str | None:
+    """The first private name fast_e164_number calls that is not there, or None;
+    the lengths it copies must still be phonenumbers' own."""
+    name = missing(PRIVATE)
+    if name is None and (steps._MIN_LENGTH_FOR_NSN, steps._MAX_LENGTH_FOR_NSN) != (MIN_NSN, MAX_NSN):
+        name = "phonenumbers.phonenumberutil._MIN_LENGTH_FOR_NSN or _MAX_LENGTH_FOR_NSN (value changed)"
+    return name
+
+
+def choose_e164_number() -> Callable[[str, str], str | None]:
+    return choose("national numbers", fast_e164_number, library_e164_number, fast_path_missing())
+
+
+e164_number = choose_e164_number()

@@ -13,8 +13,14 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from engine.seams import choose, missing
 
-def query_pairs(request: web.Request) -> list[tuple[str, str]]:
+# What fast_query_pairs reads. None of it is private: the raw query text, which
+# is what yarl decodes for `request.query`, and the decoder yarl's own matches.
+READS = ("aiohttp.web:Request.rel_url", "yarl:URL.raw_query_string", "urllib.parse:parse_qsl")
+
+
+def fast_query_pairs(request: web.Request) -> list[tuple[str, str]]:
     """The request's query parameters, decoded, in order, repeats kept."""
     raw = request.rel_url.raw_query_string
     if "%" in raw:
@@ -26,3 +32,16 @@ def query_pairs(request: web.Request) -> list[tuple[str, str]]:
             name, _, value = part.partition("=")
             pairs.append((name, value))
     return pairs
+
+
+def library_query_pairs(request: web.Request) -> list[tuple[str, str]]:
+    """The library path: the pairs of aiohttp's `request.query`, as yarl decodes them."""
+    return list(request.query.items())
+
+
+def choose_query_pairs():
+    return choose("query parser", fast_query_pairs, library_query_pairs, missing(READS))
+
+
+# Chosen once, at import.
+query_pairs = choose_query_pairs()

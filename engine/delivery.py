@@ -19,7 +19,7 @@ import aiohttp
 from redis.asyncio import Redis
 from yarl import URL
 
-from engine.batched_script import BatchedScript
+from engine.scripts import lua_script
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +121,8 @@ class Deliverer:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.give_up_seconds = give_up_seconds
-        self._lease = BatchedScript(redis, LEASE_LUA)
-        self._done_script = BatchedScript(redis, DONE_LUA)
+        self._lease = lua_script(redis, LEASE_LUA)
+        self._done_script = lua_script(redis, DONE_LUA)
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task] = set()
         self._stopping = asyncio.Event()

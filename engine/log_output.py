@@ -12,6 +12,11 @@ the lines before it; `logging.shutdown` (at exit) writes what is left.
 module's handler is the only output, it formats and queues the line itself,
 the same text `logger.info` would give, without a LogRecord and the handler's
 lock.
+
+`configure` also sets `logging._srcfile`, a private name, to skip looking up
+the caller of every record. If it is gone (a Python upgrade), the output is
+the library's own instead: a StreamHandler with the same format, one warning.
+tests/unit/test_log_output.py checks the two give the same lines.
 """
 from __future__ import annotations
 
@@ -19,6 +24,8 @@ import asyncio
 import logging
 import sys
 import time
+
+from engine.seams import fall_back, missing
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -115,15 +122,36 @@ def _only_to(handler: TurnBufferedHandler, logger: logging.Logger) -> bool:
             and handler.formatter is _formatter)
 
 
-def configure() -> None:
-    """Log INFO and up to stderr, one line a record, turn-buffered. The lines
-    name no thread, process or source line, so records skip collecting them
-    (the logging HOWTO's "Optimization")."""
+# The private name of logging that turn_buffered() sets.
+PRIVATE = ("logging:_srcfile",)
+
+
+def configure(stream=None) -> None:
+    """Log INFO and up to `stream` (stderr), one line a record: turn-buffered
+    while logging has the private name it sets, else through a StreamHandler
+    (and one warning). The lines name no thread, process or source line, so
+    records skip collecting them (the logging HOWTO's "Optimization")."""
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    name = missing(PRIVATE)
+    if name is None:
+        turn_buffered(stream)
+    else:
+        plain(stream)
+        fall_back("log output", name)
+
+
+def turn_buffered(stream=None) -> None:
+    """The fast path: TurnBufferedHandler, SecondFormatter, `info`'s short way."""
     logging._srcfile = None
     global _installed, _formatter
-    handler, formatter = TurnBufferedHandler(), SecondFormatter()
+    handler, formatter = TurnBufferedHandler(stream), SecondFormatter()
     handler.setFormatter(formatter)
     logging.basicConfig(level=logging.INFO, handlers=[handler])
     if logging.root.handlers == [handler]:  # basicConfig does nothing if set up already
         _installed, _formatter = handler, formatter
+
+
+def plain(stream=None) -> None:
+    """The library path: logging's StreamHandler and Formatter, FORMAT."""
+    logging.basicConfig(level=logging.INFO, format=FORMAT,
+                        stream=stream if stream is not None else sys.stderr)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from engine.batched_script import BatchedScript
+from engine.scripts import lua_script
 from engine.store import CALLS_GROUP, CALLS_STREAM
 
 ACK_LUA = """
@@ -39,7 +39,7 @@ class CallQueue:
     def __init__(self, redis: Redis, consumer: str) -> None:
         self.redis = redis
         self.consumer = consumer
-        self._ack = BatchedScript(redis, ACK_LUA)
+        self._ack = lua_script(redis, ACK_LUA)
 
     async def ensure_group(self) -> None:
         try:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from engine.batched_script import BatchedScript
 from engine.delivery import DUE, WAKE
+from engine.scripts import lua_script
 
 ACCOUNT_SEQ = "cv:accounts:seq"
 FIRST_ACCOUNT_ID = 100000
@@ -156,9 +156,9 @@ class Store:
     def __init__(self, redis: Redis, code_key: str = "") -> None:
         self.redis = redis
         self._code_key = code_key.encode() if code_key else b""
-        self._accept = BatchedScript(redis, ACCEPT_LUA)
-        self._finish = BatchedScript(redis, FINISH_LUA)
-        self._take = BatchedScript(redis, TAKE_LUA)
+        self._accept = lua_script(redis, ACCEPT_LUA)
+        self._finish = lua_script(redis, FINISH_LUA)
+        self._take = lua_script(redis, TAKE_LUA)
 
     # -- accounts -------------------------------------------------------
     async def create_account(self, name: str, credits: int) -> NewAccount:

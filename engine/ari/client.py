@@ -7,7 +7,10 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 from engine.ari.events import EventStream
+from engine.ari.mailbox import READS as MAILBOX_READS
+from engine.ari.mailbox import QueueMailbox
 from engine.ari.rest import AriRest
+from engine.seams import choose, missing
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +87,14 @@ def _expire(waiter: asyncio.Future) -> None:
         waiter.set_result(None)
 
 
+def choose_mailbox() -> type[Mailbox] | type[QueueMailbox]:
+    """Mailbox, or QueueMailbox (engine/ari/mailbox.py) if what it reads is gone."""
+    return choose("ARI mailbox", Mailbox, QueueMailbox, missing(MAILBOX_READS))
+
+
+MAILBOX = choose_mailbox()  # once, at import
+
+
 class AriClient:
     """One Stasis application on one Asterisk.
 
@@ -108,7 +119,7 @@ class AriClient:
         self.originators = [self._originator(base_url, user, password, f"{app}-originate-{n}",
                                              heartbeat) for n in range(originate_sockets)]
         self.rest.originators = self.originators
-        self._queues: dict[str, Mailbox] = {}
+        self._queues: dict[str, Mailbox | QueueMailbox] = {}
         self._connect_hooks: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task] = []
         self.probe_timeouts = PROBE_TIMEOUTS
@@ -148,11 +159,11 @@ class AriClient:
         """Run `hook` after every (re)connection of the event stream."""
         self._connect_hooks.append(hook)
 
-    def listen(self, channel_id: str) -> Mailbox:
+    def listen(self, channel_id: str) -> Mailbox | QueueMailbox:
         """The channel's mailbox (called inside the running loop)."""
         queue = self._queues.get(channel_id)
         if queue is None:
-            queue = self._queues[channel_id] = Mailbox()
+            queue = self._queues[channel_id] = MAILBOX()
         return queue
 
     def forget(self, channel_id: str) -> None:

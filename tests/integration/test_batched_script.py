@@ -15,6 +15,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from api.redis_client import connect_redis
 from engine.batched_script import BatchedScript, command
+from engine.scripts import registered_script
 from tests.conftest import free_port
 from tests.integration.tcp_proxy import TcpRelay
 
@@ -192,3 +193,84 @@ async def test_a_client_without_the_hiredis_parser_is_refused_clearly(clean_redi
         assert not pool._in_use_connections  # the connection went back to the pool
     finally:
         await client.aclose()
+
+
+# A reply of each kind a script gives, chosen by ARGV[1]; errors of both sorts.
+KINDS = """
+local kind = ARGV[1]
+if kind == 'int' then return redis.call('INCR', KEYS[1]) end
+if kind == 'bulk' then return ARGV[2] end
+if kind == 'nil' then return false end
+if kind == 'true' then return true end
+if kind == 'number' then return tonumber(ARGV[2]) end
+if kind == 'status' then return redis.status_reply('FINE') end
+if kind == 'refused' then return redis.error_reply('refused ' .. ARGV[2]) end
+if kind == 'wrongtype' then redis.call('SET', KEYS[1], 'x'); return redis.call('HGET', KEYS[1], 'f') end
+if kind == 'nested' then return {1, {ARGV[2], false, {}}, 'x', KEYS[1]} end
+if kind == 'empty' then return {} end
+if kind == 'hash' then
+  redis.call('HSET', KEYS[1], 'a', ARGV[2], 'b', #ARGV)
+  return redis.call('HGETALL', KEYS[1])
+end
+return redis.error_reply('no kind ' .. kind)
+"""
+KIND_CALLS = [
+    (["n"], ["int"]), (["n"], ["int"]), ([], ["bulk", "plain"]), ([], ["bulk", "é ü €"]),
+    ([], ["bulk", b"\x00\xffraw"]), ([], ["bulk", 12]), ([], ["bulk", 1.5]), ([], ["bulk", ""]),
+    ([], ["bulk", "x" * 70000]), ([], ["nil"]), ([], ["true"]), ([], ["number", "3.7"]),
+    ([], ["number", "-12"]), ([], ["status"]), ([], ["refused", "b"]), (["w"], ["wrongtype"]),
+    (["k"], ["nested", "deep"]), ([], ["empty"]), (["h"], ["hash", "v", 2, 3]), ([], ["other"]),
+]
+
+
+def outcome(result):
+    """A reply, or an error reply as its type and text (the same error object never is)."""
+    if isinstance(result, Exception):
+        return type(result).__name__, str(result)
+    return result
+
+
+async def run_kinds(script, redis: Redis, calls: list) -> list:
+    """The calls one at a time, then all at once, then all at once after Redis
+    lost its scripts."""
+    one_by_one = [outcome(await run_one(script, keys, args)) for keys, args in calls]
+    at_once = await asyncio.gather(*(script(keys=k, args=a) for k, a in calls),
+                                   return_exceptions=True)
+    await redis.script_flush()
+    reloaded = await asyncio.gather(*(script(keys=k, args=a) for k, a in calls),
+                                    return_exceptions=True)
+    return [one_by_one, [outcome(r) for r in at_once], [outcome(r) for r in reloaded]]
+
+
+async def run_one(script, keys, args):
+    try:
+        return await script(keys=keys, args=args)
+    except ResponseError as exc:
+        return exc
+
+
+@pytest.mark.parametrize("decode", [False, True])
+async def test_batched_script_answers_as_redis_pys_registered_script(clean_redis, decode):
+    """The fallback engine.scripts chooses when the check fails gives the same
+    replies and errors as the fast path: a library upgrade that changes one of
+    them fails here."""
+    client = Redis.from_url(clean_redis, socket_timeout=5, decode_responses=decode)
+    calls = KIND_CALLS
+    if decode:
+        # A reply that is not UTF-8 does not decode: redis-py raises that to its
+        # caller alone, BatchedScript takes it for a lost connection. The
+        # services' clients do not decode.
+        calls = [(keys, args) for keys, args in calls
+                 if not any(isinstance(arg, bytes) for arg in args)]
+    try:
+        fast = await run_kinds(BatchedScript(client, KINDS), client, calls)
+        await client.flushdb()
+        library = await run_kinds(registered_script(client, KINDS), client, calls)
+    finally:
+        await client.aclose()
+    assert fast == library
+    # The calls gave replies of every kind, and errors of both sorts.
+    replies = fast[0]
+    assert {type(r).__name__ for r in replies} >= {"int", "bytes" if not decode else "str",
+                                                   "NoneType", "list", "tuple"}
+    assert sum(isinstance(r, tuple) for r in replies) == 3
