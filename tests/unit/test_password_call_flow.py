@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.flows.call import Call
+from engine.flows.call import Call, DialPlan
 from engine.flows.password_call import password_call
-from engine.flows.reverse_verify import DialPlan
 from tests.unit.scripted_ari import ScriptedAri, playback_finishes
 
 DIAL = DialPlan(endpoint="PJSIP/1@trunk", caller_id="4212221234", ring_timeout=5,
