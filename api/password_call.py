@@ -31,6 +31,7 @@ from aiohttp import web
 from api.appkeys import PROGRESS, SETTINGS, STORE
 from api.progress import ProgressWatch
 from engine import log_output, records
+from engine.flows import password_call as flow
 from engine.masking import mask_number
 from engine.outcome import CallOutcome
 from engine.settings import Settings
@@ -153,7 +154,7 @@ async def call_record(store: Store, account_id: str, request: PasswordCallReques
     caller = caller_number(settings, code)
     webhook = await store.webhook(account_id, EVENT)
     ring_seconds = await store.ring_seconds(account_id) or settings.password_ring_seconds
-    return {"flow": "cli", "phone_number": request.phone_number, "caller_number": caller,
+    return {"flow": flow.NAME, "phone_number": request.phone_number, "caller_number": caller,
             "spoken_code": code, "is_with_redirect": "1" if request.is_with_redirect else "0",
             "ring_seconds": ring_seconds, "price": call_price(caller, settings),
             # The webhook's `cost` is price / money_scale, at the scale charged with.

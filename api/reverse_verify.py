@@ -35,6 +35,7 @@ from api.appkeys import SETTINGS, STORE
 from api.national_numbers import e164_number
 from api.query import query_pairs
 from engine import log_output
+from engine.flows import reverse_verify as flow
 from engine.masking import mask_number
 from engine.settings import Settings
 from engine.store import Store
@@ -134,7 +135,7 @@ async def decide(request: ReverseVerifyRequest, store: Store,
     Returns the return code and, when accepted, the new verification's id.
     """
     record = {
-        "flow": "dtmf", "country_code": request.country_code,
+        "flow": flow.NAME, "country_code": request.country_code,
         "phone_number": request.phone_number, "code": request.code,
         "caller_id": request.caller_id or settings.default_caller_id,
         "callback_url": request.callback_url, "secret": request.secret,

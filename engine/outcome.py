@@ -1,4 +1,4 @@
-"""The outcome of a verification call, and its mapping to each API's words."""
+"""The outcome of a verification call (each flow maps it to its API's words)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
@@ -86,36 +86,3 @@ class CallOutcome:
             else:
                 values[f.name] = raw
         return cls(**values)
-
-
-def called_in_reason(outcome: CallOutcome) -> str:
-    """The called.in callback `reason`: empty when answered."""
-    if outcome.answered:
-        return ""
-    if outcome.failure == RING_TIMEOUT or outcome.cause in (NO_USER_RESPONSE, NO_ANSWER):
-        return "3"
-    if outcome.failure:
-        return "0"
-    if outcome.cause == USER_BUSY:
-        return "5"
-    if outcome.cause in CONGESTION_CAUSES or outcome.sip_status == 503:
-        return "8"
-    if outcome.cause in (NORMAL_CLEARING, CALL_REJECTED):
-        return "1"
-    return "0"
-
-
-def mcn_status(outcome: CallOutcome) -> tuple[int, str]:
-    """The password-call webhook's (q931_status, final_status), as the seed maps them.
-
-    Answered 16/ANSWER; our cancel at the end of the ring window 16/CANCEL;
-    billing 41; otherwise the cause Asterisk reported (17 busy, 21 for 603,
-    34 for 503, ...), or 47 when the call never reached the network.
-    """
-    if outcome.failure == BILLING:
-        return TEMPORARY_FAILURE, "CANCEL"
-    if outcome.answered:
-        return NORMAL_CLEARING, "ANSWER"
-    if outcome.failure == RING_TIMEOUT:
-        return NORMAL_CLEARING, "CANCEL"
-    return (outcome.cause or RESOURCE_UNAVAILABLE), "CANCEL"

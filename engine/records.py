@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import time
 
-from engine import notifications
 from engine.delivery import Deliverer, new_delivery
+from engine.flows.registry import notifications_for
 from engine.outcome import CallOutcome
 from engine.store import Store
 
@@ -27,7 +27,7 @@ async def finish(store: Store, verification: dict[str, str], outcome: CallOutcom
     fields = {**outcome.to_fields(), "status": "done", "progress": "ended",
               "finished_at": f"{time.time():.3f}"}
     leased = courier is not None and courier.taking
-    wanted = notifications.notifications_for(verification, outcome) if notify else []
+    wanted = notifications_for(verification, outcome) if notify else []
     deliveries = [new_delivery(n.method, n.url, params=n.params, payload=n.payload, kind=n.kind,
                                leased=leased) for n in wanted]
     done = await store.finish_verification(verification["id"], fields,

@@ -118,13 +118,13 @@ class Engine:
 
     async def _call(self, job: Job, verification: dict[str, str]) -> None:
         vid = verification["id"]
-        flow = registry.flow_for(verification["flow"])
+        flow = registry.flow_named(verification["flow"])
         call = Call(self.ari, self.channel_id(vid))
         self.calls[call.channel_id] = call
         log.info("verification %s: calling %s (flow %s)", vid, mask_number(verification["e164"]),
-                 verification["flow"])
+                 flow.NAME)
         try:
-            outcome = await flow(call, verification, self.settings, self.store, self.finish)
+            outcome = await flow.run(call, verification, self.settings, self.store, self.finish)
         except Exception:
             log.exception("verification %s: flow failed", vid)
             await call.hang_up()

@@ -29,6 +29,26 @@ EVENTS_READ = ("StasisStart", "ChannelDtmfReceived", "PlaybackFinished", "Dial",
                "ChannelDestroyed")
 
 
+@dataclass(frozen=True)
+class DialPlan:
+    """How to reach a number and how long to let it ring or talk."""
+
+    endpoint: str
+    caller_id: str
+    ring_timeout: float
+    call_cap_seconds: int
+    app_args: str = ""
+
+    @classmethod
+    def through_trunk(cls, e164: str, trunk_endpoint: str, **rest) -> "DialPlan":
+        """The plan for `e164` (digits, no plus) over the PJSIP trunk endpoint."""
+        return cls(endpoint=f"PJSIP/{e164}@{trunk_endpoint}", **rest)
+
+    def variables(self) -> dict:
+        # Asterisk hangs up by itself at the cap, so no call outlives a dead engine.
+        return {"TIMEOUT(absolute)": str(self.call_cap_seconds)}
+
+
 class CallEnded(Exception):
     """The channel is gone (far end hung up, or Asterisk lost it)."""
 
@@ -122,6 +142,13 @@ class Call:
                     on_ringing = None
         except CallEnded:
             return False
+
+    async def dial(self, plan: DialPlan,
+                   on_ringing: Callable[[], Awaitable[None]] | None = None) -> bool:
+        """`place` the call the plan describes."""
+        return await self.place(endpoint=plan.endpoint, caller_id=plan.caller_id,
+                                ring_timeout=plan.ring_timeout, app_args=plan.app_args,
+                                variables=plan.variables(), on_ringing=on_ringing)
 
     async def next_event(self, timeout: float | None) -> dict | None:
         """The channel's next event, or None after `timeout` seconds.

@@ -1,12 +1,31 @@
-"""The `cli` flow (password call): the code is the end of our calling number;
-if the person answers, we also say it, twice."""
+"""Password call (the MCN seed API): the code is the end of our calling
+number; if the person answers, we also say it, twice. The account's webhook
+gets the call record.
+
+This module is the flow's home: the call (`password_call`), its setup from a
+verification (`run`), the webhook (`notifications`) and the mapping of an
+outcome to the seed's `q931_status` and `final_status`.
+"""
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
-from engine.flows.call import Call, CallEnded
-from engine.flows.reverse_verify import DialPlan
+from engine.flows.call import Call, CallEnded, DialPlan
+from engine.notifications import Notification
+from engine.outcome import (BILLING, NORMAL_CLEARING, RESOURCE_UNAVAILABLE, RING_TIMEOUT,
+                            TEMPORARY_FAILURE, CallOutcome)
+
+if TYPE_CHECKING:
+    from engine.records import Finisher
+    from engine.settings import Settings
+    from engine.store import Store
+
+NAME = "password_call"
+LEGACY_NAME = "cli"  # the name records stored before flows had one name
 
 YOUR_CODE_IS = "sound:callverify/your-code-is"
 PAUSE = "sound:silence/1"
@@ -49,10 +68,7 @@ async def password_call(call: Call, dial: DialPlan, code: str,
     async def ringing() -> None:
         await on_progress("ringing", await redirect_seen(call))
 
-    answered = await call.place(endpoint=dial.endpoint, caller_id=dial.caller_id,
-                                ring_timeout=dial.ring_timeout, app_args=dial.app_args,
-                                variables=dial.variables(), on_ringing=ringing)
-    if not answered:
+    if not await call.dial(dial, on_ringing=ringing):
         result.is_redirect = call.record.forwarded
         await on_progress("ended", result.is_redirect)
         return result
@@ -66,3 +82,80 @@ async def password_call(call: Call, dial: DialPlan, code: str,
     finally:
         await call.hang_up()
     return result
+
+
+async def run(call: Call, verification: dict[str, str], settings: Settings, store: Store,
+              finish: Finisher) -> CallOutcome:
+    """The call for one queued verification; progress is reported as it comes."""
+    vid = verification["id"]
+    waited_for = verification.get("is_with_redirect") == "1"  # the API's answer waits
+
+    async def on_progress(stage: str, is_redirect: bool) -> None:
+        await store.report_progress(vid, stage, is_redirect, notify=waited_for)
+
+    ring = float(verification.get("ring_seconds") or settings.password_ring_seconds)
+    dial = DialPlan.through_trunk(
+        verification["e164"], settings.trunk_endpoint, caller_id=verification["caller_number"],
+        ring_timeout=ring, call_cap_seconds=settings.call_cap_seconds, app_args=f"{NAME},{vid}")
+    result = await password_call(call, dial, verification["spoken_code"], on_progress)
+    return CallOutcome.from_call(call.record, ring_timeout=ring, is_redirect=result.is_redirect)
+
+
+def call_status(outcome: CallOutcome) -> tuple[int, str]:
+    """The webhook's (q931_status, final_status), as the seed maps them.
+
+    Answered 16/ANSWER; our cancel at the end of the ring window 16/CANCEL;
+    billing 41; otherwise the cause Asterisk reported (17 busy, 21 for 603,
+    34 for 503, ...), or 47 when the call never reached the network.
+    """
+    if outcome.failure == BILLING:
+        return TEMPORARY_FAILURE, "CANCEL"
+    if outcome.answered:
+        return NORMAL_CLEARING, "ANSWER"
+    if outcome.failure == RING_TIMEOUT:
+        return NORMAL_CLEARING, "CANCEL"
+    return (outcome.cause or RESOURCE_UNAVAILABLE), "CANCEL"
+
+
+def _iso(epoch: float) -> str | None:
+    if not epoch:
+        return None
+    moment = datetime.fromtimestamp(epoch, timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def call_record(verification: dict[str, str], outcome: CallOutcome) -> dict:
+    """Every variable the webhook can carry.
+
+    `cost` is the price charged (integer units in the record) in currency:
+    units / money_scale, the scale the API recorded with the price.
+    """
+    money_scale = int(verification.get("money_scale") or 10000)
+    q931, final = call_status(outcome)
+    start, end = outcome.placed_at, outcome.ended_at
+    charged = outcome.failure != BILLING
+    return {
+        "verification_call_uuid": f"{verification['id']}_{verification['account_id']}",
+        "phone_number": verification["phone_number"],
+        "caller_number": verification["caller_number"],
+        "q931_status": q931,
+        "final_status": final,
+        "is_redirect": outcome.is_redirect,
+        "start_time": _iso(start),
+        "answer_time": _iso(outcome.answered_at),
+        "end_time": _iso(end),
+        "duration": round(end - start) if start and end else 0,
+        "billsec": round(end - outcome.answered_at) if outcome.answered_at and end else 0,
+        "cost": int(verification.get("price") or 0) / money_scale if charged else 0,
+    }
+
+
+def notifications(verification: dict[str, str], outcome: CallOutcome) -> list[Notification]:
+    """The call record, POSTed as JSON with the subscription's fields only."""
+    url = verification.get("webhook_url")
+    if not url:
+        return []
+    record = call_record(verification, outcome)
+    wanted = json.loads(verification.get("webhook_fields") or "null") or list(record)
+    payload = {name: record[name] for name in wanted if name in record}
+    return [Notification("password_call_webhook", "POST", url, payload=payload)]

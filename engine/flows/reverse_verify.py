@@ -1,11 +1,29 @@
-"""The `dtmf` flow (reverse verify): the person keys in the code the site showed."""
+"""Reverse verify (the called.in seed API): we call, the person keys in the
+code the site showed; the site hears the verdict on its callback URL.
+
+This module is the flow's home: the call (`reverse_verify`), its setup from a
+verification (`run`), what the customer is told at the end (`notifications`)
+and the mapping of an outcome to the seed's callback `reason`.
+"""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from engine.flows.call import Call, CallEnded
+from engine.flows.call import Call, CallEnded, DialPlan
 from engine.flows.digits import collect_digits
+from engine.notifications import Notification
+from engine.outcome import (CALL_REJECTED, CONGESTION_CAUSES, NO_ANSWER, NO_USER_RESPONSE,
+                            NORMAL_CLEARING, RING_TIMEOUT, USER_BUSY, CallOutcome)
+
+if TYPE_CHECKING:
+    from engine.records import Finisher
+    from engine.settings import Settings
+    from engine.store import Store
+
+NAME = "reverse_verify"
+LEGACY_NAME = "dtmf"  # the name records stored before flows had one name
 
 DEFAULT_PROMPTS = {
     "enter_code": ["sound:callverify/enter-code"],
@@ -13,21 +31,6 @@ DEFAULT_PROMPTS = {
     "verified": ["sound:callverify/verified"],
     "goodbye": ["sound:callverify/goodbye"],
 }
-
-
-@dataclass(frozen=True)
-class DialPlan:
-    """How to reach a number and how long to let it ring or talk."""
-
-    endpoint: str
-    caller_id: str
-    ring_timeout: float
-    call_cap_seconds: int
-    app_args: str = ""
-
-    def variables(self) -> dict:
-        # Asterisk hangs up by itself at the cap, so no call outlives a dead engine.
-        return {"TIMEOUT(absolute)": str(self.call_cap_seconds)}
 
 
 @dataclass(frozen=True)
@@ -57,10 +60,7 @@ async def reverse_verify(call: Call, dial: DialPlan, policy: KeypadPolicy,
     prompt, so the customer hears about it without waiting for the goodbye.
     """
     result = KeypadResult()
-    answered = await call.place(endpoint=dial.endpoint, caller_id=dial.caller_id,
-                                ring_timeout=dial.ring_timeout, app_args=dial.app_args,
-                                variables=dial.variables())
-    if not answered:
+    if not await call.dial(dial):
         return result
     prompts = policy.prompts
     try:
@@ -84,3 +84,62 @@ async def reverse_verify(call: Call, dial: DialPlan, policy: KeypadPolicy,
     finally:
         await call.hang_up()
     return result
+
+
+async def run(call: Call, verification: dict[str, str], settings: Settings, store: Store,
+              finish: Finisher) -> CallOutcome:
+    """The call for one queued verification; its verdict is finished as soon as known."""
+    policy = KeypadPolicy(code_len=int(verification["code_len"]),
+                          max_attempts=settings.max_attempts,
+                          first_digit_timeout=settings.first_digit_timeout,
+                          inter_digit_timeout=settings.inter_digit_timeout,
+                          prompts={**DEFAULT_PROMPTS, **settings.prompts})
+
+    async def code_matches(entered: str) -> bool:
+        return await store.code_matches(verification["id"], verification["code_hmac"], entered)
+
+    def outcome(result: KeypadResult) -> CallOutcome:
+        return CallOutcome.from_call(call.record, ring_timeout=settings.ring_timeout,
+                                     attempts=result.attempts, digits_count=result.digits_count,
+                                     matched=result.matched, last_digit_at=result.last_digit_at)
+
+    async def on_verdict(result: KeypadResult) -> None:
+        await finish(verification, outcome(result))
+
+    dial = DialPlan.through_trunk(
+        verification["e164"], settings.trunk_endpoint,
+        caller_id=verification.get("caller_id") or settings.default_caller_id,
+        ring_timeout=settings.ring_timeout, call_cap_seconds=settings.call_cap_seconds,
+        app_args=f"{NAME},{verification['id']}")
+    return outcome(await reverse_verify(call, dial, policy, code_matches, on_verdict))
+
+
+def callback_reason(outcome: CallOutcome) -> str:
+    """The seed callback's `reason`: empty when answered."""
+    if outcome.answered:
+        return ""
+    if outcome.failure == RING_TIMEOUT or outcome.cause in (NO_USER_RESPONSE, NO_ANSWER):
+        return "3"
+    if outcome.failure:
+        return "0"
+    if outcome.cause == USER_BUSY:
+        return "5"
+    if outcome.cause in CONGESTION_CAUSES or outcome.sip_status == 503:
+        return "8"
+    if outcome.cause in (NORMAL_CLEARING, CALL_REJECTED):
+        return "1"
+    return "0"
+
+
+def notifications(verification: dict[str, str], outcome: CallOutcome) -> list[Notification]:
+    """The seed's callback: GET with its six parameters (none without a callback URL)."""
+    if not verification.get("callback_url"):
+        return []
+    params = {"phone_number": verification["phone_number"],
+              "country_code": verification["country_code"],
+              "secret": verification.get("secret", ""),
+              "match": "1" if outcome.matched else "0",
+              "answered": "1" if outcome.answered else "0",
+              "reason": callback_reason(outcome)}
+    return [Notification("reverse_verify_callback", "GET", verification["callback_url"],
+                         params=params)]

@@ -89,7 +89,7 @@ async def test_seed_example_places_one_call_charged_at_the_slovak_price(api):
     assert verification["id"] == vid
     assert verification["account_id"] == account_id
     assert verification["status"] == "queued"
-    assert verification["flow"] == "cli"
+    assert verification["flow"] == "password_call"
     assert verification["e164"] == "421222202004"
     assert verification["phone_number"] == "421222202004"
     assert verification["caller_number"] == "42122221234"

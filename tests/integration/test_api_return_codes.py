@@ -72,7 +72,7 @@ async def test_0_accepted_stores_queues_and_charges_once(api, path):
     assert await api.verify(api_key, path=path) == "0"
     [verification] = await api.verifications()
     assert verification["status"] == "queued"
-    assert verification["flow"] == "dtmf"
+    assert verification["flow"] == "reverse_verify"
     assert verification["e164"] == "15551234567"
     assert verification["phone_number"] == "5551234567"
     assert verification["country_code"] == "1"

@@ -118,10 +118,9 @@ async def test_finishing_acknowledges_the_job(redis, callbacks, finished_before)
 
 async def test_the_calls_own_finish_after_its_verdict_builds_no_second_callback(
         redis, callbacks, monkeypatch):
-    from engine import notifications
     built = []
-    real = notifications.notifications_for
-    monkeypatch.setattr(notifications, "notifications_for",
+    real = records.notifications_for
+    monkeypatch.setattr(records, "notifications_for",
                         lambda v, o: built.append(v["id"]) or real(v, o))
     await redis.xgroup_create(CALLS_STREAM, CALLS_GROUP, id="0", mkstream=True)
     await redis.xadd(CALLS_STREAM, {"verification_id": "v1"})

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.flows.call import Call, CallRecord
-from engine.outcome import CallOutcome, mcn_status as call_status
-from engine.flows.password_call import password_call
-from engine.flows.reverse_verify import DialPlan
+from engine.flows.call import Call, CallRecord, DialPlan
+from engine.flows.password_call import call_status, password_call
+from engine.outcome import CallOutcome
 from tests.unit.scripted_ari import ScriptedAri, playback_finishes
 
 DIAL = DialPlan(endpoint="PJSIP/1@trunk", caller_id="4212221234", ring_timeout=5,

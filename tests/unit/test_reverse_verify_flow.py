@@ -1,8 +1,8 @@
 import pytest
 
-from engine.flows.call import Call
-from engine.flows.reverse_verify import DialPlan, KeypadPolicy, reverse_verify
-from engine.outcome import CallOutcome, called_in_reason
+from engine.flows.call import Call, DialPlan
+from engine.flows.reverse_verify import KeypadPolicy, callback_reason, reverse_verify
+from engine.outcome import CallOutcome
 from tests.unit.scripted_ari import ScriptedAri, answered, failed, playback_finishes
 
 DIAL = DialPlan(endpoint="PJSIP/15551234567@trunk", caller_id="0000000000",
@@ -77,8 +77,8 @@ async def test_busy_never_plays():
     (CallOutcome(failure="originate_failed"), "0"),
     (CallOutcome(cause=1), "0"),
 ])
-def test_called_in_reason(outcome, reason):
-    assert called_in_reason(outcome) == reason
+def test_callback_reason(outcome, reason):
+    assert callback_reason(outcome) == reason
 
 
 def test_outcome_round_trips_through_redis_fields():

@@ -1,0 +1,32 @@
+"""Flows by name: today's names, the names records carried before, and what
+each flow tells the customer."""
+import pytest
+
+from engine.flows import password_call, registry, reverse_verify
+from engine.outcome import CallOutcome
+
+
+@pytest.mark.parametrize("name, flow", [
+    ("reverse_verify", reverse_verify), ("password_call", password_call),
+    ("dtmf", reverse_verify), ("cli", password_call)])
+def test_flows_are_found_by_their_name_and_by_the_name_older_records_carry(name, flow):
+    assert registry.flow_named(name) is flow
+
+
+def test_an_unknown_flow_is_refused_and_tells_nobody():
+    with pytest.raises(KeyError):
+        registry.flow_named("voice")
+    assert registry.notifications_for({"flow": "voice"}, CallOutcome()) == []
+
+
+def test_every_flow_has_the_same_parts():
+    for name, flow in registry.FLOWS.items():
+        assert flow.NAME == name and flow.LEGACY_NAME not in registry.FLOWS
+        assert callable(flow.run) and callable(flow.notifications)
+
+
+def test_a_record_under_a_legacy_name_gets_its_flows_callback():
+    verification = {"flow": "dtmf", "callback_url": "https://site.example/cb",
+                    "phone_number": "5551230000", "country_code": "1", "secret": "s"}
+    [note] = registry.notifications_for(verification, CallOutcome(answered=True, matched=True))
+    assert (note.method, note.params["match"], note.params["reason"]) == ("GET", "1", "")
