@@ -3,6 +3,11 @@
 The environment wins over the file (CALLVERIFY_CONFIG names the file). When no
 ARI password is set, the sandbox's state file supplies the ARI URL and
 credentials, so `make run` needs no configuration at all.
+
+Every value is checked (engine/settings_rules.py has the rules and why): a bad
+one raises SettingsError, whose lines name each bad variable and what it
+accepts, e.g. "CALLVERIFY_MAX_CONCURRENT_CALLS=0: must be a whole number >= 1".
+The check runs whenever a Settings is made, so `replace` is checked too.
 """
 from __future__ import annotations
 
@@ -12,11 +17,14 @@ import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
-PREFIX = "CALLVERIFY_"
+from engine.settings_rules import (PREFIX, RULES, SECRET_FIELDS, SettingsError, convert, label,
+                                   problems, shown)
+
+__all__ = ["PREFIX", "SECRET_FIELDS", "Settings", "SettingsError", "load_settings"]
 # Premium-rate ranges: NANP 900/976, UK 09x and 087x revenue-share numbers.
 DEFAULT_BLOCKED = ("1900", "1976", "4490", "4491", "4498", "44870", "44871", "44872", "44873")
-SECRET_FIELDS = ("ari_password", "code_key")
 
 
 @dataclass(frozen=True)
@@ -61,14 +69,15 @@ class Settings:
     event_loop: str = "uvloop"
     cpu_nice: int = 0  # `callverify run`/`engine`: see engine/priority.py; make run uses -10
 
+    def __post_init__(self) -> None:
+        found = problems(vars(self), lambda name: label(name, getattr(self, name)))
+        if found:
+            raise SettingsError(found)
+
     def __repr__(self) -> str:
-        shown = []
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in SECRET_FIELDS and value:
-                value = "***"
-            shown.append(f"{f.name}={value!r}")
-        return f"Settings({', '.join(shown)})"
+        """Every field; passwords (ARI, code key, the one in a URL) masked."""
+        parts = (f"{f.name}={shown(f.name, getattr(self, f.name))!r}" for f in fields(self))
+        return f"Settings({', '.join(parts)})"
 
     __str__ = __repr__
 
@@ -79,22 +88,6 @@ class Settings:
 
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **changes)
-
-
-def _convert(name: str, raw, current):
-    if isinstance(current, tuple):
-        if isinstance(raw, str):
-            return tuple(part.strip() for part in raw.split(",") if part.strip())
-        return tuple(str(part) for part in raw)
-    if isinstance(current, bool):
-        return str(raw).lower() in ("1", "true", "yes", "on")
-    if isinstance(current, int):
-        return int(raw)
-    if isinstance(current, float):
-        return float(raw)
-    if isinstance(current, dict):
-        return dict(raw) if not isinstance(raw, str) else json.loads(raw)
-    return str(raw)
 
 
 def sandbox_dir() -> Path:
@@ -109,33 +102,67 @@ def sandbox_state(instance: str) -> dict:
         return {}
 
 
-def load_settings(env: dict | None = None, **overrides) -> Settings:
-    env = os.environ if env is None else env
-    defaults = Settings()
-    values: dict = {}
+def _read_config(path: str) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except (OSError, ValueError) as exc:
+        raise SettingsError([f"{PREFIX}CONFIG={path}: cannot be read as TOML ({exc})"]) from None
+
+
+def _gather(env, overrides: dict) -> dict[str, tuple[Any, str]]:
+    """Each given setting's raw value and where it was set ("" for the environment
+    or `overrides`; "name in FILE" for the TOML file)."""
+    given: dict[str, tuple[Any, str]] = {}
     config_file = env.get(PREFIX + "CONFIG")
     if config_file:
-        with open(config_file, "rb") as fh:
-            values.update(tomllib.load(fh))
+        for name, value in _read_config(config_file).items():
+            given[name] = (value, f"{name} in {config_file}")
     for f in fields(Settings):
         key = PREFIX + f.name.upper()
         if key in env:
-            values[f.name] = env[key]
-    values.update(overrides)
-    known = {f.name for f in fields(Settings)}
-    unknown = set(values) - known
-    if unknown:
-        raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
-    converted = {n: _convert(n, v, getattr(defaults, n)) for n, v in values.items()}
-    settings = Settings(**converted)
+            given[f.name] = (env[key], "")
+    given.update((name, (value, "")) for name, value in overrides.items())
+    return given
+
+
+def load_settings(env: dict | None = None, **overrides) -> Settings:
+    """The settings from `env` (default: os.environ), its CALLVERIFY_CONFIG file
+    and `overrides`, checked; SettingsError names every bad value at once."""
+    env = os.environ if env is None else env
+    given = _gather(env, overrides)
+    defaults = {f.name: getattr(Settings(), f.name) for f in fields(Settings)}
+    found = [f"{origin or name}: not a setting" for name, (_, origin) in given.items()
+             if name not in defaults]
+    values = {}
+    for name, (raw, origin) in given.items():
+        if name not in defaults:
+            continue
+        try:
+            values[name] = convert(raw, defaults[name])
+        except (TypeError, ValueError):  # its default stands in, so the rules pass it
+            found.append(f"{label(name, raw, origin)}: must be {RULES[name].accepts}")
+    found += problems({**defaults, **values},
+                      lambda name: label(name, *given.get(name, (defaults[name], ""))))
+    if found:
+        raise SettingsError(found)
+    settings = Settings(**values)
     if not settings.ari_password:
-        state = sandbox_state(settings.sandbox_instance)
-        if state:
-            settings = settings.replace(
-                ari_url=state.get("ari_url", settings.ari_url),
-                ari_user=state.get("ari_user", settings.ari_user),
-                ari_password=state.get("ari_password", ""),
-            )
+        settings = _with_sandbox_ari(settings)
     if not settings.consumer_name:
         settings = settings.replace(consumer_name=f"{os.uname().nodename}-{settings.ari_app}")
     return settings
+
+
+def _with_sandbox_ari(settings: Settings) -> Settings:
+    """The sandbox's ARI URL and credentials, from its state file, if it has one."""
+    state = sandbox_state(settings.sandbox_instance)
+    if not state:
+        return settings
+    try:
+        return settings.replace(ari_url=state.get("ari_url", settings.ari_url),
+                                ari_user=state.get("ari_user", settings.ari_user),
+                                ari_password=state.get("ari_password", ""))
+    except SettingsError as exc:
+        where = sandbox_dir() / "instances" / settings.sandbox_instance / "state.json"
+        raise SettingsError([f"{line} (from {where})" for line in exc.problems]) from None

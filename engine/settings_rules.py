@@ -1,0 +1,321 @@
+"""What each setting accepts, and the error that names a bad one.
+
+engine/settings.py checks every Settings against RULES (on construction, so
+`replace` too) and load_settings converts the environment's and the TOML
+file's text with `convert` first, so a bad value stops start-up with a line
+such as
+
+    CALLVERIFY_RING_TIMEOUT=-5: must be a number of seconds >= 1
+
+naming the variable and what it accepts, every bad value at once. Values
+shown in messages have passwords masked (`mask_url`, SECRET_FIELDS).
+
+The rules follow what the code does with each value:
+
+- ring_timeout >= 1: ARI's originate takes whole seconds (int()), so less
+  would dial with timeout 0; password_ring_seconds 5-120, the bounds of
+  `callverify account ring-window`.
+- claim_idle_seconds >= 1: XAUTOCLAIM's idle time is in milliseconds, and
+  0 would take over the calls other engines are running.
+- flood_seconds >= 1: the flood mark is SET with PX, which Redis refuses at 0.
+- max_attempts, max_concurrent_calls, call_cap_seconds >= 1 (an engine with
+  0 slots never takes a job; TIMEOUT(absolute)=0 removes the cap).
+- other durations > 0, redirect_wait_seconds >= 0 (0: do not wait); prices
+  whole units >= 0, money_scale >= 1; delivery_backoff_max >= _base.
+- numbers: country codes 1-3 digits, blocked prefixes 1-15 digits, neither
+  starting with 0 (E.164 numbers never do); cli_prefix at most 11 digits (the
+  calling number is it and a 4-digit code, 15 digits at most; empty allowed);
+  default_caller_id 1-15 digits, as the API's caller_id.
+- names: sandbox_instance as the sandbox accepts it, trunk_uri the sandbox's
+  SIP URI form, no dial-string separators in trunk_endpoint, ari_app a plain
+  name (it starts channel ids), no ":" in ari_user (HTTP basic auth).
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from engine.loop import LOOPS
+
+PREFIX = "CALLVERIFY_"
+SECRET_FIELDS = ("ari_password", "code_key")
+URL_FIELDS = ("redis_url", "ari_url")
+# engine.flows.reverse_verify.DEFAULT_PROMPTS' keys (a unit test keeps them equal).
+PROMPT_NAMES = ("enter_code", "incorrect", "verified", "goodbye")
+RING_WINDOW_SECONDS = (5, 120)  # as api.admin.RING_SECONDS
+
+HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOSTNAME = re.compile(rf"{HOST_LABEL}(?:\.{HOST_LABEL})*")
+DOTTED_NUMBERS = re.compile(r"[0-9.]+")
+PORT = re.compile(r"[0-9]{1,5}")
+COUNTRY = re.compile(r"[1-9][0-9]{0,2}")
+PREFIX_DIGITS = re.compile(r"[1-9][0-9]{0,14}")
+CLI_PREFIX = re.compile(r"(?:[1-9][0-9]{0,10})?")
+CALLER_ID = re.compile(r"[0-9]{1,15}")
+INSTANCE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")  # asterisk/sandboxlib/host.py
+SIP_URI = re.compile(r"sips?:[^\s\"'<>;]+(;[^\s\"'<>]*)?")  # asterisk/sandboxlib/state.py
+ENDPOINT = re.compile(r"[^\s/@,&]+")
+APP_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+ORIGIN = re.compile(r"https?://[^/?#@\s]+")
+
+
+class SettingsError(ValueError):
+    """Bad settings: one line per problem, each naming its variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True)
+class Rule:
+    accepts: str  # completes "must be ..."
+    check: Callable[[Any], bool]
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def seconds(low: float, *, above: bool = False, high: float | None = None) -> Rule:
+    """A finite number of seconds >= low (> low with `above`), <= high if given."""
+    if high is not None:
+        return Rule(f"a number of seconds from {low} to {high}",
+                    lambda v: _number(v) and low <= v <= high)
+    if above:
+        return Rule(f"a number of seconds > {low}", lambda v: _number(v) and v > low)
+    return Rule(f"a number of seconds >= {low}", lambda v: _number(v) and v >= low)
+
+
+def whole(low: int, high: int | None = None, what: str = "a whole number") -> Rule:
+    if high is not None:
+        return Rule(f"{what} from {low} to {high}", lambda v: _whole(v) and low <= v <= high)
+    return Rule(f"{what} >= {low}", lambda v: _whole(v) and v >= low)
+
+
+def matching(pattern: re.Pattern, accepts: str) -> Rule:
+    return Rule(accepts, lambda v: isinstance(v, str) and pattern.fullmatch(v) is not None)
+
+
+def each(pattern: re.Pattern, accepts: str, *, at_least: int = 0) -> Rule:
+    return Rule(accepts, lambda v: isinstance(v, (tuple, list)) and len(v) >= at_least
+                and all(isinstance(x, str) and pattern.fullmatch(x) for x in v))
+
+
+def _port(text: str) -> bool:
+    return PORT.fullmatch(text) is not None and 1 <= int(text) <= 65535
+
+
+def _host(host: str) -> bool:
+    if host.startswith("[") and host.endswith("]"):
+        ipaddress.IPv6Address(host[1:-1])  # ValueError: not an address
+        return True
+    if DOTTED_NUMBERS.fullmatch(host):
+        ipaddress.IPv4Address(host)
+        return True
+    return HOSTNAME.fullmatch(host) is not None
+
+
+def _listen(value: str) -> bool:
+    host, colon, port = value.rpartition(":")
+    return bool(colon) and _port(port) and (host == "" or _host(host))
+
+
+def _url(value: str, schemes: tuple[str, ...]) -> bool:
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.hostname:
+        return False
+    return parts.port is None or 1 <= parts.port <= 65535  # .port: ValueError if not a number
+
+
+def _redis_url(value: str) -> bool:
+    parts = urlsplit(value)
+    if parts.scheme == "unix":
+        return bool(parts.path)
+    return _url(value, ("redis", "rediss")) and re.fullmatch(r"/?([0-9]+)?", parts.path) is not None
+
+
+def _ari_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return _url(value, ("http", "https")) and not parts.query and not parts.fragment
+
+
+def _origins(value: Any) -> bool:
+    return isinstance(value, (tuple, list)) and all(
+        isinstance(o, str) and ORIGIN.fullmatch(o) and _url(o, ("http", "https")) for o in value)
+
+
+def _prices(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and COUNTRY.fullmatch(k) and _whole(p) and p >= 0
+        for k, p in value.items())
+
+
+def _prompts(value: Any) -> bool:
+    def media(v: Any) -> bool:
+        if isinstance(v, str):
+            return bool(v.strip())
+        return isinstance(v, list) and bool(v) and all(isinstance(m, str) and m.strip() for m in v)
+    return isinstance(value, dict) and all(k in PROMPT_NAMES and media(v) for k, v in value.items())
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+POSITIVE = seconds(0, above=True)
+RULES: dict[str, Rule] = {
+    "api_listen": Rule("host:port with a port from 1 to 65535 (an IPv6 address in brackets, "
+                       "e.g. [::1]:8080)", lambda v: isinstance(v, str) and _listen(v)),
+    "redis_url": Rule("a redis://, rediss:// or unix:// URL (e.g. redis://127.0.0.1:6379/0)",
+                      lambda v: isinstance(v, str) and _redis_url(v)),
+    "ari_url": Rule("an http:// or https:// URL of Asterisk's HTTP server "
+                    "(e.g. http://127.0.0.1:8088)", lambda v: isinstance(v, str) and _ari_url(v)),
+    "ari_user": Rule("a user name without ':'",
+                     lambda v: isinstance(v, str) and bool(v) and ":" not in v),
+    "ari_password": Rule("text", _text),
+    "ari_app": matching(APP_NAME, "a name of letters, digits, '_', '.' or '-'"),
+    "sandbox_instance": matching(INSTANCE, "a name of a-z, 0-9, '_' or '-' (at most 32, "
+                                 "starting with a letter or digit)"),
+    "trunk_uri": matching(SIP_URI, "a SIP URI (e.g. sip:127.0.0.1:5070)"),
+    "trunk_endpoint": matching(ENDPOINT, "a PJSIP endpoint name (no spaces, '/', '@', ',', '&')"),
+    "default_caller_id": matching(CALLER_ID, "1-15 digits"),
+    "cli_prefix": matching(CLI_PREFIX, "at most 11 digits, not starting with 0 (the calling "
+                           "number is this prefix and a 4-digit code)"),
+    "countries": each(COUNTRY, "a comma-separated list of country calling codes (1-3 digits, "
+                      "not starting with 0), at least one", at_least=1),
+    "blocked_prefixes": each(PREFIX_DIGITS, "a comma-separated list of E.164 prefixes "
+                             "(1-15 digits, not starting with 0), or empty"),
+    "call_price": whole(0, what="a whole number of balance units"),
+    "flood_seconds": whole(1, what="a whole number of seconds"),
+    "ring_timeout": seconds(1),
+    "first_digit_timeout": POSITIVE,
+    "inter_digit_timeout": POSITIVE,
+    "max_attempts": whole(1),
+    "call_cap_seconds": whole(1, what="a whole number of seconds"),
+    "max_concurrent_calls": whole(1),
+    "claim_idle_seconds": seconds(1),
+    "callback_timeout": POSITIVE,
+    "delivery_backoff_base": POSITIVE,
+    "delivery_backoff_max": POSITIVE,
+    "delivery_give_up_seconds": POSITIVE,
+    "password_call_prices": Rule("a JSON object (in TOML, a table) of country calling codes (1-3 digits) to whole "
+                                 'numbers of balance units >= 0, e.g. {"421": 83}', _prices),
+    "password_call_default_price": whole(0, what="a whole number of balance units"),
+    "money_scale": whole(1),
+    "password_ring_seconds": seconds(RING_WINDOW_SECONDS[0], high=RING_WINDOW_SECONDS[1]),
+    "redirect_wait_seconds": seconds(0),
+    "cors_origins": Rule("a comma-separated list of origins, each http(s)://host[:port] "
+                         "without a path, or empty", _origins),
+    "tls_cert": Rule("a file path, or empty", _text),
+    "tls_key": Rule("a file path, or empty", _text),
+    "code_key": Rule("text", _text),
+    "consumer_name": Rule("text", _text),
+    "prompts": Rule(f"a JSON object (in TOML, a table) whose keys are among {', '.join(PROMPT_NAMES)} and whose "
+                    'values are media URIs or lists of them, e.g. {"goodbye": ["sound:bye"]}',
+                    _prompts),
+    "event_loop": Rule(f"one of {', '.join(LOOPS)}", lambda v: v in LOOPS),
+    "cpu_nice": whole(-20, 19),
+}
+
+
+def env_name(name: str) -> str:
+    return PREFIX + name.upper()
+
+
+def mask_url(url: str) -> str:
+    """`url` with the password in its user part and any password= parameter masked."""
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        at = rest.rfind("@")
+        user, colon, _ = rest[:max(at, 0)].partition(":")
+        if at >= 0 and colon:
+            rest = f"{user}:***{rest[at:]}"
+        url = scheme + sep + rest
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", url, flags=re.IGNORECASE)
+
+
+def shown(name: str, value: Any) -> Any:
+    """The value as it may be printed: secrets masked."""
+    if name in SECRET_FIELDS and value:
+        return "***"
+    if name in URL_FIELDS and isinstance(value, str):
+        return mask_url(value)
+    return value
+
+
+def label(name: str, value: Any, origin: str = "") -> str:
+    """`CALLVERIFY_NAME=value`, secrets masked, then where it was set if not the environment."""
+    value = shown(name, value)
+    if isinstance(value, str) and value and not re.search(r"\s", value):
+        text = value
+    elif isinstance(value, (dict, list, tuple)):
+        text = json.dumps(value, default=str)
+    else:
+        text = repr(value)
+    return f"{env_name(name)}={text}" + (f" ({origin})" if origin else "")
+
+
+def convert(raw: Any, default: Any) -> Any:
+    """Text from the environment, or a TOML or Python value, as the type of `default`.
+    TypeError or ValueError when it is not one (no silent truncation of 6.5 to 6)."""
+    if isinstance(default, tuple):
+        if isinstance(raw, str):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        if isinstance(raw, (list, tuple)):
+            return tuple(str(part) if isinstance(part, int) else part for part in raw)
+        raise TypeError(raw)
+    if isinstance(default, bool):
+        word = str(raw).strip().lower()
+        if word not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise ValueError(raw)
+        return word in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        if isinstance(raw, float) and raw.is_integer():
+            return int(raw)
+        if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+            raise TypeError(raw)
+        return int(raw)
+    if isinstance(default, float):
+        if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+            raise TypeError(raw)
+        return float(raw)
+    if isinstance(default, dict):
+        value = json.loads(raw) if isinstance(raw, str) else raw
+        if not isinstance(value, dict):
+            raise TypeError(raw)
+        return dict(value)
+    if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+        raise TypeError(raw)
+    return str(raw)
+
+
+def problems(values: Mapping[str, Any], name_of: Callable[[str], str]) -> list[str]:
+    """What is wrong with `values` (every field), one line each; `name_of(field)`
+    labels a field (see `label`)."""
+    found = []
+    for name, rule in RULES.items():
+        try:
+            good = rule.check(values[name])
+        except (TypeError, ValueError, AttributeError):
+            good = False
+        if not good:
+            found.append(f"{name_of(name)}: must be {rule.accepts}")
+    if bool(values["tls_cert"]) != bool(values["tls_key"]):
+        found.append(f"{env_name('tls_cert')} and {env_name('tls_key')}: "
+                     "set both (HTTPS) or neither (HTTP)")
+    base, top = values["delivery_backoff_base"], values["delivery_backoff_max"]
+    if _number(base) and _number(top) and top < base:
+        found.append(f"{name_of('delivery_backoff_max')}: must be >= "
+                     f"{env_name('delivery_backoff_base')} ({base})")
+    return found
