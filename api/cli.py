@@ -1,7 +1,8 @@
 """The `callverify` console script: admin commands and service start-up.
 
 Exit status: 0 done, 2 a request to correct (unknown account, bad number or
-arguments), 1 a service could not run (Redis unreachable, port taken).
+arguments, a bad setting: each named on stderr), 1 a service could not run
+(Redis unreachable, port taken).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from api import admin
 from api.redis_client import REDIS_DOWN, connect_redis
 from engine import log_output
 from engine import loop as event_loop
-from engine.settings import Settings, load_settings
+from engine.settings import Settings, SettingsError, load_settings
 from engine.store import Store
 
 SERVICES = {"run": {"api", "engine", "delivery"}, "engine": {"engine"},
@@ -135,6 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
+    except SettingsError as exc:  # before any command runs: nothing starts half-configured
+        for line in exc.problems:
+            print(f"callverify: {line}", file=sys.stderr)
+        return 2
+    try:
         if args.command == "settings":
             print(repr(settings))
         elif args.command in ("account", "webhook", "dnc"):
