@@ -70,7 +70,7 @@ class Settings:
     cpu_nice: int = 0  # `callverify run`/`engine`: see engine/priority.py; make run uses -10
 
     def __post_init__(self) -> None:
-        found = problems(vars(self), lambda name: label(name, getattr(self, name)))
+        found = problems(vars(self), lambda name: label(name, getattr(self, name), python=True))
         if found:
             raise SettingsError(found)
 

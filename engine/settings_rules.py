@@ -254,10 +254,13 @@ def shown(name: str, value: Any) -> Any:
     return value
 
 
-def label(name: str, value: Any, origin: str = "") -> str:
-    """`CALLVERIFY_NAME=value`, secrets masked, then where it was set if not the environment."""
+def label(name: str, value: Any, origin: str = "", *, python: bool = False) -> str:
+    """`CALLVERIFY_NAME=value`, secrets masked, then where it was set if not the
+    environment; with `python`, the value as Python writes it (a Settings made in code)."""
     value = shown(name, value)
-    if isinstance(value, str) and value and not re.search(r"\s", value):
+    if python:
+        text = repr(value)
+    elif isinstance(value, str) and value and not re.search(r"\s", value):
         text = value
     elif isinstance(value, (dict, list, tuple)):
         text = json.dumps(value, default=str)
