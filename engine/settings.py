@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from engine.settings_rules import (PREFIX, RULES, SECRET_FIELDS, SettingsError, convert, label,
+from engine.settings_rules import (PREFIX, RULES, SECRET_FIELDS, SettingsError, label,
                                    problems, shown)
 
 __all__ = ["PREFIX", "SECRET_FIELDS", "Settings", "SettingsError", "load_settings"]
@@ -124,6 +124,40 @@ def _gather(env, overrides: dict) -> dict[str, tuple[Any, str]]:
             given[f.name] = (env[key], "")
     given.update((name, (value, "")) for name, value in overrides.items())
     return given
+
+
+def convert(raw: Any, default: Any) -> Any:
+    """Text from the environment, or a TOML or Python value, as the type of `default`.
+    TypeError or ValueError when it is not one (no silent truncation of 6.5 to 6)."""
+    if isinstance(default, tuple):
+        if isinstance(raw, str):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        if isinstance(raw, (list, tuple)):
+            return tuple(str(part) if isinstance(part, int) else part for part in raw)
+        raise TypeError(raw)
+    if isinstance(default, bool):
+        word = str(raw).strip().lower()
+        if word not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise ValueError(raw)
+        return word in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        if isinstance(raw, float) and raw.is_integer():
+            return int(raw)
+        if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+            raise TypeError(raw)
+        return int(raw)
+    if isinstance(default, float):
+        if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+            raise TypeError(raw)
+        return float(raw)
+    if isinstance(default, dict):
+        value = json.loads(raw) if isinstance(raw, str) else raw
+        if not isinstance(value, dict):
+            raise TypeError(raw)
+        return dict(value)
+    if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+        raise TypeError(raw)
+    return str(raw)
 
 
 def load_settings(env: dict | None = None, **overrides) -> Settings:

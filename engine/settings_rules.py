@@ -10,25 +10,9 @@ such as
 naming the variable and what it accepts, every bad value at once. Values
 shown in messages have passwords masked (`mask_url`, SECRET_FIELDS).
 
-The rules follow what the code does with each value:
-
-- ring_timeout >= 1: ARI's originate takes whole seconds (int()), so less
-  would dial with timeout 0; password_ring_seconds 5-120, the bounds of
-  `callverify account ring-window`.
-- claim_idle_seconds >= 1: XAUTOCLAIM's idle time is in milliseconds, and
-  0 would take over the calls other engines are running.
-- flood_seconds >= 1: the flood mark is SET with PX, which Redis refuses at 0.
-- max_attempts, max_concurrent_calls, call_cap_seconds >= 1 (an engine with
-  0 slots never takes a job; TIMEOUT(absolute)=0 removes the cap).
-- other durations > 0, redirect_wait_seconds >= 0 (0: do not wait); prices
-  whole units >= 0, money_scale >= 1; delivery_backoff_max >= _base.
-- numbers: country codes 1-3 digits, blocked prefixes 1-15 digits, neither
-  starting with 0 (E.164 numbers never do); cli_prefix at most 11 digits (the
-  calling number is it and a 4-digit code, 15 digits at most; empty allowed);
-  default_caller_id 1-15 digits, as the API's caller_id.
-- names: sandbox_instance as the sandbox accepts it, trunk_uri the sandbox's
-  SIP URI form, no dial-string separators in trunk_endpoint, ari_app a plain
-  name (it starts channel ids), no ":" in ari_user (HTTP basic auth).
+Each rule follows what the code does with the value; where the bound is not
+obvious, the rule's message says it (e.g. ring_timeout >= 1: ARI originates
+take whole seconds; flood_seconds >= 1: Redis refuses `SET ... PX 0`).
 """
 from __future__ import annotations
 
@@ -267,40 +251,6 @@ def label(name: str, value: Any, origin: str = "", *, python: bool = False) -> s
     else:
         text = repr(value)
     return f"{env_name(name)}={text}" + (f" ({origin})" if origin else "")
-
-
-def convert(raw: Any, default: Any) -> Any:
-    """Text from the environment, or a TOML or Python value, as the type of `default`.
-    TypeError or ValueError when it is not one (no silent truncation of 6.5 to 6)."""
-    if isinstance(default, tuple):
-        if isinstance(raw, str):
-            return tuple(part.strip() for part in raw.split(",") if part.strip())
-        if isinstance(raw, (list, tuple)):
-            return tuple(str(part) if isinstance(part, int) else part for part in raw)
-        raise TypeError(raw)
-    if isinstance(default, bool):
-        word = str(raw).strip().lower()
-        if word not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-            raise ValueError(raw)
-        return word in ("1", "true", "yes", "on")
-    if isinstance(default, int):
-        if isinstance(raw, float) and raw.is_integer():
-            return int(raw)
-        if isinstance(raw, bool) or not isinstance(raw, (int, str)):
-            raise TypeError(raw)
-        return int(raw)
-    if isinstance(default, float):
-        if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
-            raise TypeError(raw)
-        return float(raw)
-    if isinstance(default, dict):
-        value = json.loads(raw) if isinstance(raw, str) else raw
-        if not isinstance(value, dict):
-            raise TypeError(raw)
-        return dict(value)
-    if isinstance(raw, bool) or not isinstance(raw, (str, int)):
-        raise TypeError(raw)
-    return str(raw)
 
 
 def problems(values: Mapping[str, Any], name_of: Callable[[str], str]) -> list[str]:
