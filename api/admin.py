@@ -29,7 +29,7 @@ def account_view(account: Account) -> dict:
 
 
 async def existing_account(store: Store, account_id: str) -> Account:
-    account = await store.account(account_id)
+    account = await store.accounts.get(account_id)
     if account is None:
         raise AdminError(f"unknown account {account_id!r}")
     return account
@@ -41,21 +41,21 @@ async def create_account(store: Store, name: str, credits: int) -> dict:
         raise AdminError("the account name must not be empty")
     if credits < 0:
         raise AdminError("credits must not be negative")
-    new = await store.create_account(name, credits)
+    new = await store.accounts.create(name, credits)
     return {"account_id": new.account_id, "api_key": new.api_key, "token": new.token}
 
 
 async def credit_account(store: Store, account_id: str, amount: int) -> dict:
     """Add (or, with a negative amount, take back) call credits."""
     await existing_account(store, account_id)
-    await store.add_credits(account_id, amount)
+    await store.accounts.add_credits(account_id, amount)
     return account_view(await existing_account(store, account_id))
 
 
 async def set_account_disabled(store: Store, account_id: str, disabled: bool) -> dict:
     """Disable or enable an account's api_key (disabled keys get return code 5)."""
     await existing_account(store, account_id)
-    await store.set_disabled(account_id, disabled)
+    await store.accounts.set_disabled(account_id, disabled)
     return account_view(await existing_account(store, account_id))
 
 
@@ -78,8 +78,8 @@ async def set_ring_window(store: Store, account_id: str, seconds: float) -> dict
     if not (math.isfinite(seconds) and low <= seconds <= high):
         raise AdminError(f"the ring window must be {low}-{high} seconds")
     await existing_account(store, account_id)
-    await store.set_ring_seconds(account_id, int(seconds) if seconds.is_integer() else seconds)
-    return {"account_id": account_id, "ring_seconds": await store.ring_seconds(account_id)}
+    await store.accounts.set_ring_seconds(account_id, int(seconds) if seconds.is_integer() else seconds)
+    return {"account_id": account_id, "ring_seconds": await store.accounts.ring_seconds(account_id)}
 
 
 def webhook_url(url: str) -> str:
@@ -114,14 +114,14 @@ async def set_webhook(store: Store, account_id: str, event: str, url: str,
     """Subscribe the account's `event` to `url` with the listed body variables."""
     subscription = {"url": webhook_url(url), "fields": webhook_fields(event, fields)}
     await existing_account(store, account_id)
-    await store.set_webhook(account_id, event, subscription["url"], subscription["fields"])
+    await store.accounts.set_webhook(account_id, event, subscription["url"], subscription["fields"])
     return await show_webhook(store, account_id, event)
 
 
 async def show_webhook(store: Store, account_id: str, event: str) -> dict:
     """The account's subscription to `event`: URL and body variables."""
     await existing_account(store, account_id)
-    subscription = await store.webhook(account_id, event)
+    subscription = await store.accounts.webhook(account_id, event)
     if subscription is None:
         raise AdminError(f"account {account_id!r} has no {event} webhook")
     return {"account_id": account_id, "event": event, **subscription}
@@ -131,4 +131,4 @@ async def delete_webhook(store: Store, account_id: str, event: str) -> dict:
     """Remove the account's subscription to `event` (no error if there was none)."""
     await existing_account(store, account_id)
     return {"account_id": account_id, "event": event,
-            "deleted": await store.delete_webhook(account_id, event)}
+            "deleted": await store.accounts.delete_webhook(account_id, event)}

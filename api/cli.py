@@ -76,7 +76,7 @@ async def admin_command(args: argparse.Namespace, settings: Settings) -> str:
     try:
         if args.command == "dnc":
             if args.action == "list":
-                return "\n".join(await store.dnc_list())
+                return "\n".join(await store.dnc.list())
             number = admin.dnc_number(args.number)
             await (store.dnc_add if args.action == "add" else store.dnc_remove)(number)
             return number

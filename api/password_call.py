@@ -30,12 +30,13 @@ from aiohttp import web
 
 from api.appkeys import PROGRESS, SETTINGS, STORE
 from api.progress import ProgressWatch
-from engine import log_output, records
+from engine import log_output, records, verifications
 from engine.flows import password_call as flow
 from engine.masking import mask_number
-from engine.outcome import CallOutcome
+from engine.outcome import BILLING, CallOutcome
 from engine.settings import Settings
 from engine.store import Account, Store
+from engine.verification import Verification
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,6 @@ CODE = re.compile(r"[0-9]{4}")
 BEARER = re.compile(r"Bearer +([A-Za-z0-9._~+/-]+=*) *", re.IGNORECASE)
 # Stages after which the engine knows whether the call was forwarded.
 REDIRECT_KNOWN = ("ringing", "answered", "ended")
-ACCEPTED, NO_CREDIT, FLOOD = 0, 2, 6
 
 
 @dataclass(frozen=True)
@@ -149,18 +149,19 @@ def call_price(caller: str, settings: Settings) -> int:
 
 
 async def call_record(store: Store, account_id: str, request: PasswordCallRequest, code: str,
-                      settings: Settings) -> dict:
-    """The verification's fields for the engine (no `code` key: that one is hashed)."""
+                      settings: Settings) -> Verification:
+    """The verification the engine will call."""
     caller = caller_number(settings, code)
-    webhook = await store.webhook(account_id, EVENT)
-    ring_seconds = await store.ring_seconds(account_id) or settings.password_ring_seconds
-    return {"flow": flow.NAME, "phone_number": request.phone_number, "caller_number": caller,
-            "spoken_code": code, "is_with_redirect": "1" if request.is_with_redirect else "0",
-            "ring_seconds": ring_seconds, "price": call_price(caller, settings),
-            # The webhook's `cost` is price / money_scale, at the scale charged with.
-            "money_scale": settings.money_scale,
-            "webhook_url": webhook["url"] if webhook else "",
-            "webhook_fields": json.dumps(webhook["fields"]) if webhook else ""}
+    webhook = await store.accounts.webhook(account_id, EVENT)
+    ring_seconds = await store.accounts.ring_seconds(account_id) or settings.password_ring_seconds
+    return Verification(
+        flow=flow.NAME, phone_number=request.phone_number, caller_number=caller,
+        spoken_code=code, is_with_redirect=request.is_with_redirect, ring_seconds=ring_seconds,
+        price=call_price(caller, settings),
+        # The webhook's `cost` is price / money_scale, at the scale charged with.
+        money_scale=settings.money_scale,
+        webhook_url=webhook["url"] if webhook else "",
+        webhook_fields=json.dumps(webhook["fields"]) if webhook else "")
 
 
 async def place_call(account: Account, request: PasswordCallRequest, store: Store,
@@ -172,25 +173,27 @@ async def place_call(account: Account, request: PasswordCallRequest, store: Stor
     refusal = dialing_refusal(request, settings)
     if refusal is not None:
         return refusal, ""
-    if await store.dnc_contains(request.e164):
+    if await store.dnc.contains(request.e164):
         return Refusal(403, "number is on the do-not-call list"), ""
     code = pick_code(request.verification_code)
-    record = await call_record(store, account.account_id, request, code, settings)
-    result, vid = await store.accept(account.account_id, request.e164, record,
-                                     price=record["price"], flood_seconds=settings.flood_seconds)
-    if result == FLOOD:
+    verification = await call_record(store, account.account_id, request, code, settings)
+    result, vid = await store.verifications.accept(
+        account.account_id, request.e164, verification, price=verification.price,
+        flood_seconds=settings.flood_seconds)
+    if result == verifications.FLOOD:
         return Refusal(429, "flood protection: wait before calling this number again"), ""
-    if result == NO_CREDIT:
-        vid = await store.record_refused(account.account_id, request.e164, record)
-        await records.finish(store, await store.verification(vid),
-                             CallOutcome(failure="billing", cause=41))
+    if result == verifications.NO_CREDIT:
+        vid = await store.verifications.record_refused(account.account_id, request.e164,
+                                                       verification)
+        refused = await store.verifications.get(vid)
+        await records.give_verdict(store, refused, CallOutcome(failure=BILLING, cause=41))
         return Refusal(402, "insufficient balance"), vid
-    if result != ACCEPTED:
+    if result != verifications.ACCEPTED:
         raise RuntimeError(f"unexpected accept result {result}")
     is_redirect = False
     if request.is_with_redirect:
         is_redirect = await redirect_evidence(store, watch, vid, settings.redirect_wait_seconds)
-    return {"ok": True, "caller_number": record["caller_number"], "verification_code": code,
+    return {"ok": True, "caller_number": verification.caller_number, "verification_code": code,
             "verification_uuid": f"{vid}_{account.account_id}", "is_redirect": is_redirect}, vid
 
 
@@ -201,9 +204,12 @@ async def redirect_evidence(store: Store, watch: ProgressWatch, vid: str, bound:
 
     async def known() -> bool:
         nonlocal seen
-        verification = await store.verification(vid)
-        seen = verification.get("is_redirect", verification.get("outcome_is_redirect")) == "1"
-        return verification.get("progress") in REDIRECT_KNOWN
+        verification = await store.verifications.get(vid)
+        if verification is None:
+            return False
+        outcome = verification.outcome
+        seen = verification.is_redirect or bool(outcome and outcome.is_redirect)
+        return verification.progress in REDIRECT_KNOWN
 
     return await watch.wait_until(vid, known, bound) and seen
 
@@ -227,7 +233,7 @@ async def password_call(request: web.Request) -> web.Response:
     answer: dict | Refusal
     vid, number, account_id = "", "?", "-"
     token = bearer_token(request.headers.get("Authorization"))
-    account = await store.account_by_token(token) if token else None
+    account = await store.accounts.by_token(token) if token else None
     if token is None:
         answer = Refusal(401, "Authorization: Bearer <token> header required")
     elif account is None:

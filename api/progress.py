@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
-from engine.store import PROGRESS_CHANNEL
+from engine.keys import PROGRESS_CHANNEL
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,9 @@ from engine import log_output
 from engine.flows import reverse_verify as flow
 from engine.masking import mask_number
 from engine.settings import Settings
+from engine import verifications
 from engine.store import Store
+from engine.verification import Verification
 
 log = logging.getLogger(__name__)
 
@@ -128,25 +130,36 @@ def dialing_refusal(request: ReverseVerifyRequest, settings: Settings) -> Return
     return None
 
 
+# The accept step's answers (engine/verifications.py), as the seed's return codes.
+RETURN_CODES = {
+    verifications.ACCEPTED: ReturnCode.ACCEPTED,
+    verifications.UNKNOWN_KEY: ReturnCode.INVALID_API_KEY,
+    verifications.NO_CREDIT: ReturnCode.NO_CREDIT,
+    verifications.DO_NOT_CALL: ReturnCode.DO_NOT_CALL,
+    verifications.DISABLED: ReturnCode.KEY_DISABLED,
+    verifications.FLOOD: ReturnCode.FLOOD,
+    ReturnCode.AREA_NOT_SUPPORTED.name: ReturnCode.AREA_NOT_SUPPORTED,
+    ReturnCode.COUNTRY_NOT_SUPPORTED.name: ReturnCode.COUNTRY_NOT_SUPPORTED,
+}
+
+
 async def decide(request: ReverseVerifyRequest, store: Store,
                  settings: Settings) -> tuple[ReturnCode, str]:
     """Run the account, coverage, do-not-call and accept checks in the documented order.
 
     Returns the return code and, when accepted, the new verification's id.
     """
-    record = {
-        "flow": flow.NAME, "country_code": request.country_code,
-        "phone_number": request.phone_number, "code": request.code,
-        "caller_id": request.caller_id or settings.default_caller_id,
-        "callback_url": request.callback_url, "secret": request.secret,
-    }
+    verification = Verification(
+        flow=flow.NAME, country_code=request.country_code, phone_number=request.phone_number,
+        caller_id=request.caller_id or settings.default_caller_id,
+        callback_url=request.callback_url, secret=request.secret)
     # 8/7 are pure and decided here; the script ranks them after 1/5 as documented.
     refusal = dialing_refusal(request, settings)
-    result, verification_id, _ = await store.accept_by_api_key(
-        request.api_key, request.e164, record, price=settings.call_price,
-        flood_seconds=settings.flood_seconds, refusal=int(refusal or 0))
-    result = ReturnCode(result)
-    return result, verification_id if result == ReturnCode.ACCEPTED else ""
+    result, verification_id, _ = await store.verifications.accept_by_api_key(
+        request.api_key, request.e164, verification, code=request.code,
+        price=settings.call_price, flood_seconds=settings.flood_seconds,
+        refusal=refusal.name if refusal else "")
+    return RETURN_CODES[result], verification_id
 
 
 async def reverse_verify(request: web.Request) -> web.Response:

@@ -19,23 +19,16 @@ import aiohttp
 from redis.asyncio import Redis
 from yarl import URL
 
+from engine.keys import DEAD, DELIVERY_PREFIX, DUE, WAKE, delivery_key
 from engine.scripts import lua_script
 
 log = logging.getLogger(__name__)
 
-DUE = "cv:deliveries:due"
-WAKE = "cv:deliveries:wake"
-DEAD = "cv:deliveries:dead"
 LEASE_SECONDS = 60
 LEASE_BATCH = 50
 # Deliveries due this soon are leased too: a wake-up never misses one whose due
 # time, taken on another process's clock, is a hair ahead of ours.
 EARLY_SECONDS = 1.0
-KEY_PREFIX = "cv:delivery:"
-
-
-def delivery_key(delivery_id: str) -> str:
-    return KEY_PREFIX + delivery_id
 
 
 # Lease up to ARGV[3] deliveries due by ARGV[1] until ARGV[2]; returns {id,
@@ -157,7 +150,7 @@ class Deliverer:
             now = time.time()
             due = await self._lease(keys=[DUE, WAKE],
                                     args=[now + EARLY_SECONDS, now + LEASE_SECONDS,
-                                          LEASE_BATCH, KEY_PREFIX])
+                                          LEASE_BATCH, DELIVERY_PREFIX])
             for raw_id, flat in due:
                 await self._slots.acquire()
                 self._spawn(self._send(Delivery.from_hash(raw_id.decode(), flat)))

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from engine.scripts import lua_script
-from engine.store import CALLS_GROUP, CALLS_STREAM
+from engine.keys import CALLS_GROUP, CALLS_STREAM
 
 ACK_LUA = """
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])

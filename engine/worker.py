@@ -13,13 +13,14 @@ from redis.asyncio import Redis
 
 from engine.ari.client import AriClient
 from engine.delivery import Deliverer
-from engine.flows.call import Call
+from engine.flows.call import Call, CallEnded
 from engine.masking import mask_number
 from engine.outcome import ENGINE_LOST, CallOutcome
 from engine.queue import CallQueue, Job
-from engine.records import Finisher
+from engine.records import close_call, give_verdict
 from engine.settings import Settings
 from engine.store import Store
+from engine.verification import Verification
 from engine.flows import registry
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ class Engine:
         """`courier`: this process's deliverer, which then sends the callbacks itself."""
         self.settings = settings
         self.store = store
-        self.finish = Finisher(store, courier)
+        self.courier = courier
         self.ari = ari
         self.queue = CallQueue(redis, settings.consumer_name)
         self.calls: dict[str, Call] = {}
@@ -99,16 +100,16 @@ class Engine:
     async def _handle(self, job: Job) -> None:
         try:
             channel_id = self.channel_id(job.verification_id)
-            verification = await self.store.take_verification(job.verification_id, channel_id)
-            status = verification.get("status")
+            verification = await self.store.verifications.take(job.verification_id, channel_id)
+            status = verification.status if verification else "gone"
             # A finished verification acknowledges its job in the same step.
             if status == "queued":
                 await self._call(job, verification)
             elif status == "calling" and channel_id not in self.calls:
                 # Taken before a crash: its call may still be up on Asterisk.
                 await self.ari.rest.hang_up(channel_id)
-                await self.finish(verification, CallOutcome(failure=ENGINE_LOST),
-                                  job_id=job.message_id)
+                await self.give_verdict(verification, CallOutcome(failure=ENGINE_LOST),
+                                        job_id=job.message_id)
             elif status != "calling":  # (calling here: the running call acknowledges it)
                 await self.queue.ack(job)
         except Exception:
@@ -116,26 +117,44 @@ class Engine:
         finally:
             self._slots.release()
 
-    async def _call(self, job: Job, verification: dict[str, str]) -> None:
-        vid = verification["id"]
-        flow = registry.flow_named(verification["flow"])
+    async def give_verdict(self, verification: Verification, outcome: CallOutcome, *,
+                           job_id: str = "") -> bool:
+        """This engine's verdict step: its callbacks leave from this process's deliverer."""
+        return await give_verdict(self.store, verification, outcome, job_id=job_id,
+                                  courier=self.courier)
+
+    async def _call(self, job: Job, verification: Verification) -> None:
+        """The call, its verdict, then (on a call still up) the farewell and the close."""
+        vid = verification.id
+        flow = registry.flow_named(verification.flow)
         call = Call(self.ari, self.channel_id(vid))
         self.calls[call.channel_id] = call
-        log.info("verification %s: calling %s (flow %s)", vid, mask_number(verification["e164"]),
+        log.info("verification %s: calling %s (flow %s)", vid, mask_number(verification.e164),
                  flow.NAME)
         try:
-            outcome = await flow.run(call, verification, self.settings, self.store, self.finish)
-        except Exception:
-            log.exception("verification %s: flow failed", vid)
-            await call.hang_up()
-            outcome = CallOutcome.from_call(call.record, ring_timeout=self.settings.ring_timeout)
-            outcome.failure = outcome.failure or "flow_error"
+            try:
+                outcome = await flow.run(call, verification, self.settings, self.store)
+            except Exception:
+                log.exception("verification %s: flow failed", vid)
+                await call.hang_up()
+                outcome = CallOutcome.from_call(call.record, ring_timeout=self.settings.ring_timeout)
+                outcome.failure = outcome.failure or "flow_error"
+            await self.give_verdict(verification, outcome, job_id=job.message_id)
+            if not outcome.ended_at:
+                try:
+                    await flow.farewell(call, verification, self.settings, outcome)
+                except CallEnded:
+                    pass
+                except Exception:
+                    log.exception("verification %s: farewell failed", vid)
+                finally:
+                    await call.hang_up()
+                await close_call(self.store, vid, call.record)
         finally:
             self.calls.pop(call.channel_id, None)
             call.close()
-        await self.finish(verification, outcome, job_id=job.message_id)
         log.info("verification %s: done (answered=%d cause=%s attempts=%d)", vid,
-                 outcome.answered, outcome.cause, outcome.attempts)
+                 outcome.answered, call.record.cause, outcome.attempts)
 
     async def reconcile(self) -> None:
         """After (re)connecting: end orphaned channels, unblock calls whose channel vanished."""
@@ -146,9 +165,9 @@ class Engine:
                 continue
             log.warning("verification %s: orphaned channel hung up", vid)
             await self.ari.rest.hang_up(channel_id)
-            verification = await self.store.verification(vid)
-            if verification.get("status") == "calling":
-                await self.finish(verification, CallOutcome(failure=ENGINE_LOST))
+            verification = await self.store.verifications.get(vid)
+            if verification is not None and verification.status == "calling":
+                await self.give_verdict(verification, CallOutcome(failure=ENGINE_LOST))
         for channel_id, call in list(self.calls.items()):
             if call.originated and channel_id not in channels:
                 self.ari.inject(channel_id, {"type": "ChannelDestroyed", "cause": 0,

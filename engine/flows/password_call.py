@@ -2,9 +2,10 @@
 number; if the person answers, we also say it, twice. The account's webhook
 gets the call record.
 
-This module is the flow's home: the call (`password_call`), its setup from a
-verification (`run`), the webhook (`notifications`) and the mapping of an
-outcome to the seed's `q931_status` and `final_status`.
+This module is the flow's home: the call (`password_call`, set up from a
+verification by `run`; its verdict comes when it is over, so `farewell` has
+nothing to do), the webhook (`notifications`) and the mapping of an outcome to
+the seed's `q931_status` and `final_status`.
 """
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ from engine.outcome import (BILLING, NORMAL_CLEARING, RESOURCE_UNAVAILABLE, RING
                             TEMPORARY_FAILURE, CallOutcome)
 
 if TYPE_CHECKING:
-    from engine.records import Finisher
     from engine.settings import Settings
     from engine.store import Store
+    from engine.verification import Verification
 
 NAME = "password_call"
 LEGACY_NAME = "cli"  # the name records stored before flows had one name
@@ -84,21 +85,27 @@ async def password_call(call: Call, dial: DialPlan, code: str,
     return result
 
 
-async def run(call: Call, verification: dict[str, str], settings: Settings, store: Store,
-              finish: Finisher) -> CallOutcome:
-    """The call for one queued verification; progress is reported as it comes."""
-    vid = verification["id"]
-    waited_for = verification.get("is_with_redirect") == "1"  # the API's answer waits
+async def run(call: Call, verification: Verification, settings: Settings,
+              store: Store) -> CallOutcome:
+    """The call for one queued verification, to its end: its verdict."""
+    waited_for = verification.is_with_redirect  # the API's answer waits for the evidence
 
     async def on_progress(stage: str, is_redirect: bool) -> None:
-        await store.report_progress(vid, stage, is_redirect, notify=waited_for)
+        await store.verifications.report_progress(verification.id, stage, is_redirect,
+                                                  notify=waited_for)
 
-    ring = float(verification.get("ring_seconds") or settings.password_ring_seconds)
+    ring = verification.ring_seconds or settings.password_ring_seconds
     dial = DialPlan.through_trunk(
-        verification["e164"], settings.trunk_endpoint, caller_id=verification["caller_number"],
-        ring_timeout=ring, call_cap_seconds=settings.call_cap_seconds, app_args=f"{NAME},{vid}")
-    result = await password_call(call, dial, verification["spoken_code"], on_progress)
+        verification.e164, settings.trunk_endpoint, caller_id=verification.caller_number,
+        ring_timeout=ring, call_cap_seconds=settings.call_cap_seconds,
+        app_args=f"{NAME},{verification.id}")
+    result = await password_call(call, dial, verification.spoken_code, on_progress)
     return CallOutcome.from_call(call.record, ring_timeout=ring, is_redirect=result.is_redirect)
+
+
+async def farewell(call: Call, verification: Verification, settings: Settings,
+                   outcome: CallOutcome) -> None:
+    """Nothing: the verdict comes when the call is over."""
 
 
 def call_status(outcome: CallOutcome) -> tuple[int, str]:
@@ -124,20 +131,19 @@ def _iso(epoch: float) -> str | None:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def call_record(verification: dict[str, str], outcome: CallOutcome) -> dict:
+def call_record(verification: Verification, outcome: CallOutcome) -> dict:
     """Every variable the webhook can carry.
 
     `cost` is the price charged (integer units in the record) in currency:
     units / money_scale, the scale the API recorded with the price.
     """
-    money_scale = int(verification.get("money_scale") or 10000)
     q931, final = call_status(outcome)
     start, end = outcome.placed_at, outcome.ended_at
     charged = outcome.failure != BILLING
     return {
-        "verification_call_uuid": f"{verification['id']}_{verification['account_id']}",
-        "phone_number": verification["phone_number"],
-        "caller_number": verification["caller_number"],
+        "verification_call_uuid": f"{verification.id}_{verification.account_id}",
+        "phone_number": verification.phone_number,
+        "caller_number": verification.caller_number,
         "q931_status": q931,
         "final_status": final,
         "is_redirect": outcome.is_redirect,
@@ -146,16 +152,16 @@ def call_record(verification: dict[str, str], outcome: CallOutcome) -> dict:
         "end_time": _iso(end),
         "duration": round(end - start) if start and end else 0,
         "billsec": round(end - outcome.answered_at) if outcome.answered_at and end else 0,
-        "cost": int(verification.get("price") or 0) / money_scale if charged else 0,
+        "cost": verification.price / (verification.money_scale or 10000) if charged else 0,
     }
 
 
-def notifications(verification: dict[str, str], outcome: CallOutcome) -> list[Notification]:
+def notifications(verification: Verification, outcome: CallOutcome) -> list[Notification]:
     """The call record, POSTed as JSON with the subscription's fields only."""
-    url = verification.get("webhook_url")
-    if not url:
+    if not verification.webhook_url:
         return []
     record = call_record(verification, outcome)
-    wanted = json.loads(verification.get("webhook_fields") or "null") or list(record)
+    wanted = json.loads(verification.webhook_fields or "null") or list(record)
     payload = {name: record[name] for name in wanted if name in record}
-    return [Notification("password_call_webhook", "POST", url, payload=payload)]
+    return [Notification("password_call_webhook", "POST", verification.webhook_url,
+                         payload=payload)]

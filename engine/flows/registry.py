@@ -2,7 +2,6 @@
 
     NAME, LEGACY_NAME   the name stored on its verifications (and the one
                         records written before flows had one name carry)
-    run(call, verification, settings, store, finish) -> CallOutcome
     notifications(verification, outcome) -> list[Notification]
 
 Adding a flow: its module here, its API in api/, and one line below.
@@ -14,6 +13,7 @@ from types import ModuleType
 from engine.flows import password_call, reverse_verify
 from engine.notifications import Notification
 from engine.outcome import CallOutcome
+from engine.verification import Verification
 
 FLOWS: dict[str, ModuleType] = {flow.NAME: flow for flow in (reverse_verify, password_call)}
 _BY_LEGACY_NAME = {flow.LEGACY_NAME: flow for flow in FLOWS.values()}
@@ -27,10 +27,10 @@ def flow_named(name: str) -> ModuleType:
     return flow
 
 
-def notifications_for(verification: dict[str, str], outcome: CallOutcome) -> list[Notification]:
+def notifications_for(verification: Verification, outcome: CallOutcome) -> list[Notification]:
     """What the verification's flow tells the customer about this outcome."""
     try:
-        flow = flow_named(verification.get("flow", ""))
+        flow = flow_named(verification.flow)
     except KeyError:
         return []
     return flow.notifications(verification, outcome)

@@ -1,9 +1,10 @@
 """Reverse verify (the called.in seed API): we call, the person keys in the
 code the site showed; the site hears the verdict on its callback URL.
 
-This module is the flow's home: the call (`reverse_verify`), its setup from a
-verification (`run`), what the customer is told at the end (`notifications`)
-and the mapping of an outcome to the seed's callback `reason`.
+This module is the flow's home: the call up to its verdict (`reverse_verify`,
+set up from a verification by `run`), the closing prompt after it
+(`farewell`), what the customer is told (`notifications`) and the mapping of
+an outcome to the seed's callback `reason`.
 """
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ from engine.outcome import (CALL_REJECTED, CONGESTION_CAUSES, NO_ANSWER, NO_USER
                             NORMAL_CLEARING, RING_TIMEOUT, USER_BUSY, CallOutcome)
 
 if TYPE_CHECKING:
-    from engine.records import Finisher
     from engine.settings import Settings
     from engine.store import Store
+    from engine.verification import Verification
 
 NAME = "reverse_verify"
 LEGACY_NAME = "dtmf"  # the name records stored before flows had one name
@@ -51,20 +52,17 @@ class KeypadResult:
 
 
 async def reverse_verify(call: Call, dial: DialPlan, policy: KeypadPolicy,
-                         code_matches: Callable[[str], Awaitable[bool]],
-                         on_verdict: Callable[[KeypadResult], Awaitable[None]] | None = None,
-                         ) -> KeypadResult:
-    """Call, ask for the code, give up to `max_attempts` tries, hang up.
+                         code_matches: Callable[[str], Awaitable[bool]]) -> KeypadResult:
+    """Call, ask for the code, give up to `max_attempts` tries: the verdict.
 
-    `on_verdict` runs as soon as the result is known, before the closing
-    prompt, so the customer hears about it without waiting for the goodbye.
+    The call is left up for `farewell`, so the customer hears the verdict
+    without waiting for the closing prompt.
     """
     result = KeypadResult()
     if not await call.dial(dial):
         return result
-    prompts = policy.prompts
     try:
-        await call.play(prompts["enter_code"])
+        await call.play(policy.prompts["enter_code"])
         while result.attempts < policy.max_attempts and not result.matched:
             result.attempts += 1
             entry = await collect_digits(call, max_digits=policy.code_len,
@@ -74,44 +72,48 @@ async def reverse_verify(call: Call, dial: DialPlan, policy: KeypadPolicy,
             result.last_digit_at = entry.last_digit_at or result.last_digit_at
             result.matched = bool(entry.digits) and await code_matches(entry.digits)
             if not result.matched and result.attempts < policy.max_attempts:
-                await call.play(prompts["incorrect"])
-        if on_verdict is not None:
-            await on_verdict(result)
-        await call.play(prompts["verified"] if result.matched else prompts["goodbye"],
-                        interruptible=False)
+                await call.play(policy.prompts["incorrect"])
     except CallEnded:
         pass
-    finally:
-        await call.hang_up()
     return result
 
 
-async def run(call: Call, verification: dict[str, str], settings: Settings, store: Store,
-              finish: Finisher) -> CallOutcome:
-    """The call for one queued verification; its verdict is finished as soon as known."""
-    policy = KeypadPolicy(code_len=int(verification["code_len"]),
-                          max_attempts=settings.max_attempts,
-                          first_digit_timeout=settings.first_digit_timeout,
-                          inter_digit_timeout=settings.inter_digit_timeout,
-                          prompts={**DEFAULT_PROMPTS, **settings.prompts})
+async def say_goodbye(call: Call, policy: KeypadPolicy, matched: bool) -> None:
+    """The closing prompt after the verdict (the engine hangs up after it)."""
+    await call.play(policy.prompts["verified"] if matched else policy.prompts["goodbye"],
+                    interruptible=False)
 
+
+def keypad_policy(verification: Verification, settings: Settings) -> KeypadPolicy:
+    return KeypadPolicy(code_len=verification.code_len, max_attempts=settings.max_attempts,
+                        first_digit_timeout=settings.first_digit_timeout,
+                        inter_digit_timeout=settings.inter_digit_timeout,
+                        prompts={**DEFAULT_PROMPTS, **settings.prompts})
+
+
+async def run(call: Call, verification: Verification, settings: Settings,
+              store: Store) -> CallOutcome:
+    """The call for one queued verification, up to its verdict."""
     async def code_matches(entered: str) -> bool:
-        return await store.code_matches(verification["id"], verification["code_hmac"], entered)
-
-    def outcome(result: KeypadResult) -> CallOutcome:
-        return CallOutcome.from_call(call.record, ring_timeout=settings.ring_timeout,
-                                     attempts=result.attempts, digits_count=result.digits_count,
-                                     matched=result.matched, last_digit_at=result.last_digit_at)
-
-    async def on_verdict(result: KeypadResult) -> None:
-        await finish(verification, outcome(result))
+        return await store.verifications.code_matches(verification.id, verification.code_hmac,
+                                                      entered)
 
     dial = DialPlan.through_trunk(
-        verification["e164"], settings.trunk_endpoint,
-        caller_id=verification.get("caller_id") or settings.default_caller_id,
+        verification.e164, settings.trunk_endpoint,
+        caller_id=verification.caller_id or settings.default_caller_id,
         ring_timeout=settings.ring_timeout, call_cap_seconds=settings.call_cap_seconds,
-        app_args=f"{NAME},{verification['id']}")
-    return outcome(await reverse_verify(call, dial, policy, code_matches, on_verdict))
+        app_args=f"{NAME},{verification.id}")
+    result = await reverse_verify(call, dial, keypad_policy(verification, settings),
+                                  code_matches)
+    return CallOutcome.from_call(call.record, ring_timeout=settings.ring_timeout,
+                                 attempts=result.attempts, digits_count=result.digits_count,
+                                 matched=result.matched, last_digit_at=result.last_digit_at)
+
+
+async def farewell(call: Call, verification: Verification, settings: Settings,
+                   outcome: CallOutcome) -> None:
+    """After the verdict, on a call still up: the closing prompt."""
+    await say_goodbye(call, keypad_policy(verification, settings), outcome.matched)
 
 
 def callback_reason(outcome: CallOutcome) -> str:
@@ -131,15 +133,15 @@ def callback_reason(outcome: CallOutcome) -> str:
     return "0"
 
 
-def notifications(verification: dict[str, str], outcome: CallOutcome) -> list[Notification]:
+def notifications(verification: Verification, outcome: CallOutcome) -> list[Notification]:
     """The seed's callback: GET with its six parameters (none without a callback URL)."""
-    if not verification.get("callback_url"):
+    if not verification.callback_url:
         return []
-    params = {"phone_number": verification["phone_number"],
-              "country_code": verification["country_code"],
-              "secret": verification.get("secret", ""),
+    params = {"phone_number": verification.phone_number,
+              "country_code": verification.country_code,
+              "secret": verification.secret,
               "match": "1" if outcome.matched else "0",
               "answered": "1" if outcome.answered else "0",
               "reason": callback_reason(outcome)}
-    return [Notification("reverse_verify_callback", "GET", verification["callback_url"],
+    return [Notification("reverse_verify_callback", "GET", verification.callback_url,
                          params=params)]

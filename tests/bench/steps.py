@@ -10,7 +10,7 @@ import time
 
 import redis
 
-from engine.store import CALLS_STREAM, verification_key
+from engine.keys import CALLS_STREAM, verification_key
 from tests.bench.cpu import CpuWindow
 from tests.bench.stack import PHONE_PORT
 from tests.bench.stats import ms_summary, peak_overlap

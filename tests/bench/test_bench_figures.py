@@ -155,7 +155,7 @@ async def test_settle_waits_for_the_last_steps_calls_and_ends_what_stays(monkeyp
 def test_setup_times_split_each_calls_wait_between_the_engine_and_asterisk(clean_redis):
     import redis
 
-    from engine.store import verification_key
+    from engine.keys import verification_key
     from tests.bench.steps import setup_times
 
     client = redis.Redis.from_url(clean_redis)

@@ -22,7 +22,8 @@ from redis.asyncio import Redis
 
 from api.app import start_api
 from engine.settings import Settings
-from engine.store import CALLS_STREAM, Store, verification_key
+from engine.keys import CALLS_STREAM, verification_key
+from engine.store import Store
 from tests.conftest import free_port
 
 CALLVERIFY = Path(sys.executable).parent / "callverify"
@@ -43,16 +44,18 @@ class ServedApi:
     ACCOUNT_SECRET: ClassVar[str]
 
     async def account(self, credits: int | None = None) -> tuple[str, str]:
-        new = await self.store.create_account(
+        new = await self.store.accounts.create(
             "acme", self.DEFAULT_CREDITS if credits is None else credits)
         return new.account_id, getattr(new, self.ACCOUNT_SECRET)
 
     async def credits(self, account_id: str) -> int:
-        return (await self.store.account(account_id)).credits
+        return (await self.store.accounts.get(account_id)).credits
 
     async def verifications(self) -> list[dict]:
+        """Every verification hash, as stored (field names and values as text)."""
         keys = [k async for k in self.redis.scan_iter(match=verification_key("*"))]
-        return [await self.store.verification(k.decode().rsplit(":", 1)[1]) for k in keys]
+        return [{name.decode(): value.decode() for name, value in (await self.redis.hgetall(k)).items()}
+                for k in keys]
 
     async def queued(self) -> int:
         return await self.redis.xlen(CALLS_STREAM)

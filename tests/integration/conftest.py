@@ -147,7 +147,7 @@ def api(settings) -> Api:
 
 @pytest.fixture
 async def account(service):
-    created = await service.store.create_account("test", 100)
+    created = await service.store.accounts.create("test", 100)
     return created
 
 

@@ -28,12 +28,12 @@ async def test_jobs_wait_while_ari_is_down_and_are_called_when_it_returns(
     settings = settings.replace(ari_url=f"http://127.0.0.1:{relay.listen_port}")
     sipp = phone("answer_dtmf", keys="1234#")
     async with Service(settings) as svc:
-        account = await svc.store.create_account("t", 5)
+        account = await svc.store.accounts.create("t", 5)
         assert await api.reverse_verify(**params(account, callbacks, "5551230201")) == "0"
         await asyncio.sleep(2)
         assert sipp.invite_count == 0
-        assert (await svc.store.verification(
-            next(iter(await _verification_ids(svc))))).get("status") == "queued"
+        assert (await svc.store.verifications.get(
+            next(iter(await _verification_ids(svc))))).status == "queued"
         await relay.start()
         callback = await callbacks.next(timeout=40)
     assert callback["query"]["match"] == "1"
@@ -45,7 +45,7 @@ async def test_ari_cut_between_calls_reconnects(settings, asterisk_clean, relay,
     settings = settings.replace(ari_url=f"http://127.0.0.1:{relay.listen_port}")
     await relay.start()
     async with Service(settings) as svc:
-        account = await svc.store.create_account("t", 5)
+        account = await svc.store.accounts.create("t", 5)
         await relay.stop()
         await asyncio.sleep(0.5)
         assert not svc.ari.events.connected.is_set()

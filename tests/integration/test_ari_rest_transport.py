@@ -87,7 +87,7 @@ async def test_a_call_works_over_http_when_asterisk_does_not_take_rest_on_the_we
         assert not svc.ari.events.takes_rest
         assert not any(socket.takes_rest for socket in svc.ari.originators)
         http = count_http(svc)
-        account = await svc.store.create_account("t", 5)
+        account = await svc.store.accounts.create("t", 5)
         phone("answer_dtmf", keys="1234#")
         assert await verify(api, account, callbacks) == expected("1", "1")
     assert any(line.startswith("POST") and line.endswith("/channels") for line in http)

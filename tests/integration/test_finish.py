@@ -1,5 +1,6 @@
-"""Finishing a verification over a real Redis: its job acknowledged in the same
-step, and its callback handed to the finishing process's own deliverer."""
+"""The end of a verification over a real Redis: the verdict acknowledges its job
+in the same step and hands its callback to the process's own deliverer; the
+close of the call writes its end and nothing else."""
 from __future__ import annotations
 
 import asyncio
@@ -10,8 +11,11 @@ from redis.asyncio import Redis
 
 from engine import records
 from engine.delivery import DUE, LEASE_SECONDS, WAKE, Deliverer, delivery_key, new_delivery
+from engine.flows.call import CallRecord
 from engine.outcome import CallOutcome
-from engine.store import CALLS_GROUP, CALLS_STREAM, Store, verification_key
+from engine.keys import CALLS_GROUP, CALLS_STREAM, verification_key
+from engine.store import Store
+from engine.verification import Verification
 
 
 @pytest.fixture
@@ -42,12 +46,13 @@ async def other_worker(redis):
     await stopped(worker, task)
 
 
-async def calling(redis: Redis, callback_url: str, vid: str = "v1") -> dict[str, str]:
-    verification = {"id": vid, "flow": "dtmf", "status": "calling", "account_id": "100001",
-                    "phone_number": "2025550123", "country_code": "1", "secret": "s",
-                    "callback_url": callback_url}
-    await redis.hset(verification_key(vid), mapping=verification)
-    return verification
+async def calling(redis: Redis, callback_url: str, vid: str = "v1") -> Verification:
+    """A verification being called; stored under the flow name older records carry."""
+    fields = {"id": vid, "flow": "dtmf", "status": "calling", "account_id": "100001",
+              "phone_number": "2025550123", "country_code": "1", "secret": "s",
+              "callback_url": callback_url}
+    await redis.hset(verification_key(vid), mapping=fields)
+    return Verification.from_hash(fields)
 
 
 def matched() -> CallOutcome:
@@ -60,7 +65,7 @@ async def test_a_finishing_process_sends_its_callback_itself(redis, other_worker
     try:
         callbacks.hold = asyncio.Event()
         verification = await calling(redis, callbacks.url)
-        assert await records.finish(Store(redis), verification, matched(), courier=courier)
+        assert await records.give_verdict(Store(redis), verification, matched(), courier=courier)
         sent = await callbacks.next(timeout=5)
         assert sent["query"]["match"] == "1" and sent["query"]["secret"] == "s"
         # In flight: stored leased to the courier, with no wake-up for anyone else.
@@ -84,7 +89,7 @@ async def test_a_courier_that_is_not_running_leaves_the_callback_to_any_worker(
         redis, other_worker, callbacks):
     idle = Deliverer(redis)  # never started
     verification = await calling(redis, callbacks.url)
-    assert await records.finish(Store(redis), verification, matched(), courier=idle)
+    assert await records.give_verdict(Store(redis), verification, matched(), courier=idle)
     assert (await callbacks.next(timeout=5))["query"]["match"] == "1"
 
 
@@ -107,32 +112,34 @@ async def test_finishing_acknowledges_the_job(redis, callbacks, finished_before)
     (_, [(job_id, _), _]), = await redis.xreadgroup(CALLS_GROUP, "e", {CALLS_STREAM: ">"})
     store = Store(redis)
     verification = await calling(redis, callbacks.url)
-    if finished_before:  # the verdict came first; the call's end now acknowledges
-        assert await records.finish(store, verification, matched())
-    done = await records.finish(store, verification, matched(), job_id=job_id.decode())
+    if finished_before:  # another engine gave the verdict (e.g. it found the call lost)
+        assert await records.give_verdict(store, verification, matched())
+    done = await records.give_verdict(store, verification, matched(), job_id=job_id.decode())
     assert done is not finished_before
     assert (await redis.xpending(CALLS_STREAM, CALLS_GROUP))["pending"] == 1  # v2's only
     assert await redis.xlen(CALLS_STREAM) == 1
     assert (await redis.hgetall(verification_key("v1")))[b"status"] == b"done"
 
 
-async def test_the_calls_own_finish_after_its_verdict_builds_no_second_callback(
+async def test_the_close_of_a_call_after_its_verdict_writes_its_end_and_sends_nothing(
         redis, callbacks, monkeypatch):
     built = []
     real = records.notifications_for
     monkeypatch.setattr(records, "notifications_for",
-                        lambda v, o: built.append(v["id"]) or real(v, o))
+                        lambda v, o: built.append(v.id) or real(v, o))
     await redis.xgroup_create(CALLS_STREAM, CALLS_GROUP, id="0", mkstream=True)
     await redis.xadd(CALLS_STREAM, {"verification_id": "v1"})
     (_, [(job_id, _)]), = await redis.xreadgroup(CALLS_GROUP, "e", {CALLS_STREAM: ">"})
-    finish = records.Finisher(Store(redis))
+    store = Store(redis)
     verification = await calling(redis, callbacks.url)
-    assert await finish(verification, matched())  # the verdict, before the goodbye
-    ended = matched()
-    ended.ended_at, ended.cause = time.time(), 16
-    assert not await finish(verification, ended, job_id=job_id.decode())
+    # The verdict, before the goodbye: the job is acknowledged with it.
+    assert await records.give_verdict(store, verification, matched(), job_id=job_id.decode())
+    assert (await redis.xpending(CALLS_STREAM, CALLS_GROUP))["pending"] == 0
+    ended = CallRecord("cvtest.v1", ended_at=time.time(), cause=16, cause_txt="Normal Clearing",
+                       hung_up_by="us")
+    await records.close_call(store, "v1", ended)
     assert built == ["v1"]
     assert await redis.zcard(DUE) == 1
     stored = await redis.hgetall(verification_key("v1"))
     assert stored[b"outcome_cause"] == b"16" and stored[b"outcome_matched"] == b"1"
-    assert (await redis.xpending(CALLS_STREAM, CALLS_GROUP))["pending"] == 0
+    assert stored[b"outcome_hung_up_by"] == b"us" and stored[b"status"] == b"done"

@@ -14,8 +14,8 @@ PATH = "/api/protected/api/auth/passwordcall"
 @pytest.fixture
 async def mcn(service, api, callbacks):
     """An account with a password_call webhook, and a way to call the API with its token."""
-    account = await service.store.create_account("mcn", 100000)
-    await service.store.set_webhook(account.account_id, "password_call", callbacks.url,
+    account = await service.store.accounts.create("mcn", 100000)
+    await service.store.accounts.set_webhook(account.account_id, "password_call", callbacks.url,
                                     list(PASSWORD_CALL_FIELDS))
 
     async def request(body: dict, token: str | None = None) -> tuple[int, dict]:
@@ -75,7 +75,7 @@ async def test_failed_calls_report_the_cause(service, mcn, callbacks, phone, sce
 
 async def test_no_answer_is_cancelled_at_the_end_of_the_ring_window(service, mcn, callbacks,
                                                                      phone):
-    await service.store.set_ring_seconds(mcn.account.account_id, 5)
+    await service.store.accounts.set_ring_seconds(mcn.account.account_id, 5)
     phone("ring_forever")
     assert (await mcn(body()))[0] == 200
     record = await webhook(callbacks)
@@ -110,7 +110,7 @@ async def test_forwarded_phone_that_rings_before_answering(service, mcn, callbac
 
 
 async def test_forwarded_phone_that_rings_out(service, mcn, callbacks, phone):
-    await service.store.set_ring_seconds(mcn.account.account_id, 4)
+    await service.store.accounts.set_ring_seconds(mcn.account.account_id, 4)
     phone("forwarded", ring_ms=30000)
     is_redirect, record = await redirect_seen(mcn, callbacks)
     assert (is_redirect, record["is_redirect"]) == (True, True)
@@ -161,7 +161,7 @@ async def test_empty_code_gets_a_random_one_in_the_caller_number(service, mcn, c
 
 
 async def test_webhook_carries_exactly_the_configured_fields(service, mcn, callbacks, phone):
-    await service.store.set_webhook(mcn.account.account_id, "password_call", callbacks.url,
+    await service.store.accounts.set_webhook(mcn.account.account_id, "password_call", callbacks.url,
                                     ["verification_call_uuid", "q931_status", "final_status"])
     phone("busy")
     _, answer = await mcn(body())
@@ -170,8 +170,8 @@ async def test_webhook_carries_exactly_the_configured_fields(service, mcn, callb
 
 
 async def test_insufficient_balance_places_no_call_and_reports_41(service, mcn, callbacks, phone):
-    poor = await service.store.create_account("poor", 0)
-    await service.store.set_webhook(poor.account_id, "password_call", callbacks.url,
+    poor = await service.store.accounts.create("poor", 0)
+    await service.store.accounts.set_webhook(poor.account_id, "password_call", callbacks.url,
                                     list(PASSWORD_CALL_FIELDS))
     sipp = phone("busy")
     status, answer = await mcn(body(), token=poor.token)

@@ -29,7 +29,7 @@ async def test_requests_accepted_while_engine_down_are_called_when_it_starts(
         settings, asterisk_clean, api, callbacks, phone):
     sipp = phone("answer_dtmf", keys="1234#")
     async with Service(settings, {"api", "delivery"}) as front:
-        account = await front.store.create_account("t", 5)
+        account = await front.store.accounts.create("t", 5)
         assert await api.reverse_verify(**params(account, callbacks, "5551230101")) == "0"
         await asyncio.sleep(2)
         assert sipp.invite_count == 0
@@ -57,7 +57,7 @@ async def test_dropped_websocket_reconnects_and_later_calls_work(service, api, a
 
 
 async def test_parallel_requests_never_overspend(service, api, callbacks, phone, clean_redis):
-    account = await service.store.create_account("t", 10)
+    account = await service.store.accounts.create("t", 10)
     sipp = phone("busy", calls=10)
     numbers = [f"55512302{i:02d}" for i in range(20)]
     codes = await asyncio.gather(*(api.reverse_verify(**params(account, callbacks, n))
@@ -67,7 +67,7 @@ async def test_parallel_requests_never_overspend(service, api, callbacks, phone,
     assert all(r["query"]["reason"] == "5" for r in results)
     assert sipp.wait(timeout=30) == 0
     assert sipp.invite_count == 10
-    assert (await service.store.account(account.account_id)).credits == 0
+    assert (await service.store.accounts.get(account.account_id)).credits == 0
     await asyncio.sleep(1)
     assert callbacks.requests.empty()
 
@@ -90,7 +90,7 @@ async def test_engine_restart_mid_call_finishes_the_verification(settings, aster
                                                                  callbacks, phone):
     phone("answer_silent")
     async with Service(settings, {"api", "delivery"}) as front:
-        account = await front.store.create_account("t", 5)
+        account = await front.store.accounts.create("t", 5)
         engine = Service(settings, {"engine"})
         await engine.start()
         assert await api.reverse_verify(**params(account, callbacks, "5551230104")) == "0"
@@ -106,7 +106,7 @@ async def test_orphaned_channel_of_a_crashed_engine_is_hung_up_and_finished(
         settings, asterisk_clean, api, callbacks, phone, sandbox):
     phone("answer_silent")
     async with Service(settings, {"api", "delivery"}) as front:
-        account = await front.store.create_account("t", 5)
+        account = await front.store.accounts.create("t", 5)
         crashed = Service(settings, {"engine"})
         await crashed.start()
         assert await api.reverse_verify(**params(account, callbacks, "5551230105")) == "0"

@@ -4,6 +4,7 @@ import pytest
 
 from engine.flows import password_call, registry, reverse_verify
 from engine.outcome import CallOutcome
+from engine.verification import Verification
 
 
 @pytest.mark.parametrize("name, flow", [
@@ -16,7 +17,7 @@ def test_flows_are_found_by_their_name_and_by_the_name_older_records_carry(name,
 def test_an_unknown_flow_is_refused_and_tells_nobody():
     with pytest.raises(KeyError):
         registry.flow_named("voice")
-    assert registry.notifications_for({"flow": "voice"}, CallOutcome()) == []
+    assert registry.notifications_for(Verification(flow="voice"), CallOutcome()) == []
 
 
 def test_every_flow_has_the_same_parts():
@@ -26,7 +27,8 @@ def test_every_flow_has_the_same_parts():
 
 
 def test_a_record_under_a_legacy_name_gets_its_flows_callback():
-    verification = {"flow": "dtmf", "callback_url": "https://site.example/cb",
-                    "phone_number": "5551230000", "country_code": "1", "secret": "s"}
+    verification = Verification.from_hash({
+        b"flow": b"dtmf", b"callback_url": b"https://site.example/cb",
+        b"phone_number": b"5551230000", b"country_code": b"1", b"secret": b"s"})
     [note] = registry.notifications_for(verification, CallOutcome(answered=True, matched=True))
     assert (note.method, note.params["match"], note.params["reason"]) == ("GET", "1", "")

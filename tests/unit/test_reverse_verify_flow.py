@@ -1,7 +1,8 @@
 import pytest
 
 from engine.flows.call import Call, DialPlan
-from engine.flows.reverse_verify import KeypadPolicy, callback_reason, reverse_verify
+from engine.flows.reverse_verify import (KeypadPolicy, callback_reason, reverse_verify,
+                                         say_goodbye)
 from engine.outcome import CallOutcome
 from tests.unit.scripted_ari import ScriptedAri, answered, failed, playback_finishes
 
@@ -27,6 +28,10 @@ async def run(ari):
         return entered == "1234"
     call = Call(ari, "cvtest.v1")
     result = await reverse_verify(call, DIAL, POLICY, matches)
+    # As the engine goes on after the verdict: the closing prompt, then hang up.
+    if call.record.answered and not call.record.ended_at:
+        await say_goodbye(call, POLICY, result.matched)
+    await call.hang_up()
     return call, result
 
 

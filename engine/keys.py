@@ -1,0 +1,57 @@
+"""Every Redis key name callverify uses, in one place.
+
+Scripts get their keys as KEYS (and, where a script derives a key from a
+value it reads, the prefix as an argument), never from names of their own.
+"""
+from __future__ import annotations
+
+import hashlib
+
+# Accounts
+ACCOUNT_SEQ = "cv:accounts:seq"
+ACCOUNT_PREFIX = "cv:account:"
+# Verifications and the call queue (a stream read by the engines' group)
+CODE_KEY = "cv:secret:code-hmac"
+CALLS_STREAM = "cv:calls"
+CALLS_GROUP = "engines"
+# Pub/sub channel: the id of a verification whose call progressed.
+PROGRESS_CHANNEL = "cv:progress"
+# The do-not-call set
+DNC = "cv:dnc"
+# Deliveries (callbacks and webhooks): due times, wake-ups, the given-up ones
+DUE = "cv:deliveries:due"
+WAKE = "cv:deliveries:wake"
+DEAD = "cv:deliveries:dead"
+DELIVERY_PREFIX = "cv:delivery:"
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def account_key(account_id: str) -> str:
+    return ACCOUNT_PREFIX + account_id
+
+
+def api_key_index(api_key: str) -> str:
+    return f"cv:apikey:{digest(api_key)}"
+
+
+def token_index(token: str) -> str:
+    return f"cv:token:{digest(token)}"
+
+
+def webhook_key(account_id: str, event: str) -> str:
+    return f"cv:webhook:{account_id}:{event}"
+
+
+def verification_key(verification_id: str) -> str:
+    return f"cv:verification:{verification_id}"
+
+
+def flood_key(e164: str) -> str:
+    return f"cv:flood:{e164}"
+
+
+def delivery_key(delivery_id: str) -> str:
+    return DELIVERY_PREFIX + delivery_id

@@ -1,0 +1,220 @@
+"""Verifications in Redis: accepted (charged, flood-marked, stored and queued
+in one step), taken by an engine, their progress, their verdict and the close
+of their call. Records are `Verification`s; key names come from engine.keys.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+
+from redis.asyncio import Redis
+
+from engine.keys import (ACCOUNT_PREFIX, CALLS_GROUP, CALLS_STREAM, CODE_KEY, DNC, DUE,
+                         PROGRESS_CHANNEL, WAKE, account_key, api_key_index, flood_key,
+                         verification_key)
+from engine.scripts import lua_script
+from engine.verification import Verification
+
+DONE_TTL_SECONDS = 7 * 24 * 3600
+
+# What the accept step answers; each API maps these names to its own codes.
+ACCEPTED, UNKNOWN_KEY, DISABLED, DO_NOT_CALL, FLOOD, NO_CREDIT = (
+    "accepted", "unknown_key", "disabled", "do_not_call", "flood", "no_credit")
+
+# One atomic step per request, so parallel requests can neither overspend nor
+# call a number twice. With `lookup` the first key is the api-key index: the
+# script also answers unknown_key, disabled, the caller's own `refusal` (decided
+# in Python, ranked after those two) and do_not_call, so the whole reverse-verify
+# decision is one round trip. Then flood, no_credit, accepted; `taken` asks for
+# another id. (It reads the account hash by name: one Redis or Sentinel, not Cluster.)
+ACCEPT_LUA = """
+local price, flood_ms, id, e164 = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
+local refusal, lookup, account_id, account_prefix = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local account, flood, verification, calls, dnc = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+if lookup == '1' then
+  account_id = redis.call('GET', KEYS[1])
+  if not account_id then return {'unknown_key', ''} end
+  account = account_prefix .. account_id
+  if redis.call('HGET', account, 'disabled') == '1' then return {'disabled', account_id} end
+  if refusal ~= '' then return {refusal, account_id} end
+  if redis.call('SISMEMBER', dnc, e164) == 1 then return {'do_not_call', account_id} end
+end
+if redis.call('EXISTS', verification) == 1 then return {'taken', account_id} end
+if redis.call('EXISTS', flood) == 1 then return {'flood', account_id} end
+local credits = tonumber(redis.call('HGET', account, 'credits') or '0')
+if credits < price then return {'no_credit', account_id} end
+redis.call('HINCRBY', account, 'credits', -price)
+redis.call('SET', flood, id, 'PX', flood_ms)
+redis.call('HSET', verification, 'account_id', account_id, 'id', id, 'e164', e164,
+           'status', 'queued', unpack(ARGV, 9))
+redis.call('XADD', calls, '*', 'verification_id', id)
+return {'accepted', account_id}
+"""
+
+# The verdict is written once, with its deliveries (each names its own key; a
+# delivery this process sends itself comes leased: due at the lease's end, no
+# wake-up). With a job id the call queue's job is acknowledged and removed in
+# the same step, whether or not the verdict was already there.
+VERDICT_LUA = """
+local ttl, fields, deliveries, job_id, group = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local verification, due, wake, calls = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+if job_id ~= '' then
+  redis.call('XACK', calls, group, job_id)
+  redis.call('XDEL', calls, job_id)
+end
+if redis.call('HGET', verification, 'status') == 'done' then return 0 end
+local function hset_all(key, pairs_json)
+  local flat = cjson.decode(pairs_json)
+  if #flat > 0 then redis.call('HSET', key, unpack(flat)) end
+end
+hset_all(verification, fields)
+redis.call('EXPIRE', verification, ttl)
+for _, d in ipairs(cjson.decode(deliveries)) do
+  redis.call('HSET', d.key, unpack(d.pairs))
+  redis.call('ZADD', due, d.due, d.id)
+  if d.wake then redis.call('RPUSH', wake, d.id) end
+end
+redis.call('LTRIM', wake, -1000, -1)
+return 1
+"""
+
+# The engine takes a queued verification: its fields as they were, and (when it
+# was queued) it is marked calling on the channel, in one round trip.
+TAKE_LUA = """
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  if fields[i] == 'status' then
+    if fields[i + 1] == 'queued' then
+      redis.call('HSET', KEYS[1], 'status', 'calling', 'channel_id', ARGV[1])
+    end
+    break
+  end
+end
+return fields
+"""
+
+
+def _flat(fields: dict[str, str]) -> list[str]:
+    return [part for pair in fields.items() for part in pair]
+
+
+class Verifications:
+    def __init__(self, redis: Redis, code_key: str = "") -> None:
+        self.redis = redis
+        self._code_key = code_key.encode() if code_key else b""
+        self._accept = lua_script(redis, ACCEPT_LUA)
+        self._verdict = lua_script(redis, VERDICT_LUA)
+        self._take = lua_script(redis, TAKE_LUA)
+
+    # -- the code, kept only as an HMAC bound to the verification ----------
+    async def code_hmac(self, verification_id: str, code: str) -> str:
+        if not self._code_key:
+            await self.redis.set(CODE_KEY, secrets.token_hex(32), nx=True)
+            self._code_key = await self.redis.get(CODE_KEY)
+        return self._hmac(verification_id, code)
+
+    def _hmac(self, verification_id: str, code: str) -> str:
+        return hmac.new(self._code_key, f"{verification_id}:{code}".encode(),
+                        hashlib.sha256).hexdigest()
+
+    async def code_matches(self, verification_id: str, code_hmac: str, entered: str) -> bool:
+        return hmac.compare_digest(await self.code_hmac(verification_id, entered), code_hmac)
+
+    # -- accepting ----------------------------------------------------------
+    async def accept(self, account_id: str, e164: str, verification: Verification, *,
+                     price: int, flood_seconds: int, code: str | None = None) -> tuple[str, str]:
+        """Charge, flood-mark, store and queue one verification atomically.
+
+        A `code` is stored only as its HMAC. Returns (result, verification id):
+        accepted, flood or no_credit; the id is "" unless accepted.
+        """
+        result, verification_id, _ = await self._accept_step(
+            account_key(account_id), account_id, e164, verification, code, price=price,
+            flood_seconds=flood_seconds, lookup=False, refusal="")
+        return result, verification_id
+
+    async def accept_by_api_key(self, api_key: str, e164: str, verification: Verification, *,
+                                code: str, price: int, flood_seconds: int,
+                                refusal: str = "") -> tuple[str, str, str]:
+        """The whole reverse-verify decision after validation, in one round trip.
+
+        Returns (result, verification id, account id): unknown_key, disabled,
+        `refusal` if given, do_not_call, flood, no_credit or accepted.
+        """
+        return await self._accept_step(api_key_index(api_key), "", e164, verification, code,
+                                       price=price, flood_seconds=flood_seconds, lookup=True,
+                                       refusal=refusal)
+
+    async def _accept_step(self, first_key: str, account_id: str, e164: str,
+                           verification: Verification, code: str | None, *, price: int,
+                           flood_seconds: int, lookup: bool,
+                           refusal: str) -> tuple[str, str, str]:
+        fields = _flat(verification.to_hash())
+        while True:
+            verification_id = secrets.token_hex(6)
+            # (the script writes account_id, id, e164 and status itself)
+            argv = [price, flood_seconds * 1000, verification_id, e164, refusal, int(lookup),
+                    account_id, ACCOUNT_PREFIX, *fields, "created_at", f"{time.time():.3f}"]
+            if code is not None:
+                code_hmac = (self._hmac(verification_id, code) if self._code_key
+                             else await self.code_hmac(verification_id, code))
+                argv += ("code_hmac", code_hmac, "code_len", len(code))
+            keys = (first_key, flood_key(e164), verification_key(verification_id),
+                    CALLS_STREAM, DNC)
+            result, found = await self._accept(keys=keys, args=argv)
+            result = result.decode() if isinstance(result, bytes) else result
+            if result != "taken":
+                found = found.decode() if isinstance(found, bytes) else found
+                return result, verification_id if result == ACCEPTED else "", found
+
+    async def record_refused(self, account_id: str, e164: str, verification: Verification) -> str:
+        """Store a verification refused before any call (e.g. for billing); the
+        caller gives it its verdict, which queues its webhook like any other."""
+        verification_id = secrets.token_hex(6)
+        fields = {**verification.to_hash(), "id": verification_id, "account_id": account_id,
+                  "e164": e164, "status": "refused", "created_at": f"{time.time():.3f}"}
+        await self.redis.hset(verification_key(verification_id), mapping=fields)
+        return verification_id
+
+    # -- reading --------------------------------------------------------------
+    async def get(self, verification_id: str) -> Verification | None:
+        raw = await self.redis.hgetall(verification_key(verification_id))
+        return Verification.from_hash(raw) if raw else None
+
+    async def take(self, verification_id: str, channel_id: str) -> Verification | None:
+        """The verification as it was; a queued one is now `calling` on `channel_id`."""
+        flat = await self._take(keys=[verification_key(verification_id)], args=[channel_id])
+        if not flat:
+            return None
+        return Verification.from_hash({flat[i]: flat[i + 1] for i in range(0, len(flat), 2)})
+
+    # -- the call -------------------------------------------------------------
+    async def report_progress(self, verification_id: str, stage: str, is_redirect: bool, *,
+                              notify: bool) -> None:
+        """Store how far the call got; with `notify`, tell the API processes
+        waiting for it (one round trip: the record is written first)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(verification_key(verification_id),
+                  mapping={"progress": stage, "is_redirect": int(is_redirect)})
+        if notify:
+            pipe.publish(PROGRESS_CHANNEL, verification_id)
+        await pipe.execute()
+
+    async def store_verdict(self, verification_id: str, fields: dict[str, str],
+                            deliveries: list[dict], job_id: str = "") -> bool:
+        """Write the verdict and queue its deliveries, once; True if this call did.
+
+        A `job_id` (the call queue's message) is acknowledged either way.
+        """
+        stored = await self._verdict(
+            keys=[verification_key(verification_id), DUE, WAKE, CALLS_STREAM],
+            args=[DONE_TTL_SECONDS, json.dumps(_flat(fields)), json.dumps(deliveries), job_id,
+                  CALLS_GROUP])
+        return bool(stored)
+
+    async def store_close(self, verification_id: str, fields: dict[str, str]) -> None:
+        """The close of the call (times, cause) on a verification with a verdict."""
+        await self.redis.hset(verification_key(verification_id), mapping=fields)
