@@ -30,7 +30,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from redis.asyncio import Redis
 
 from api.app import serving
-from api.redis_client import connect_redis
+from api.redis_client import REDIS_DOWN, connect_redis
 from engine import loop as event_loop
 from engine.ari.client import AriClient
 from engine.delivery import Deliverer
@@ -43,10 +43,11 @@ from engine.worker import Engine
 log = logging.getLogger(__name__)
 ALL = frozenset({"api", "engine", "delivery"})
 LOOPS_STOP_SECONDS = 15
+LOOP_RESTART_SECONDS = 1.0
 REDIS_CLOSE_SECONDS = 5
 
-# A service loop: its coroutine function, and how to ask it to return.
-Loop = tuple[Callable[[], Awaitable[None]], Callable[[], None]]
+# A service loop: its name, its coroutine function, and how to ask it to return.
+Loop = tuple[str, Callable[[], Awaitable[None]], Callable[[], None]]
 
 
 class Service:
@@ -142,27 +143,29 @@ class Service:
         """The loops to run: the deliverer's, then the engine's (asked to stop first)."""
         loops: list[Loop] = []
         if self.deliverer is not None:
-            loops.append((self.deliverer.run, self.deliverer.stop))
+            loops.append(("delivery", self.deliverer.run, self.deliverer.stop))
         if self.engine is not None:
-            loops.append((self.engine.run, self.engine.stop_taking))
+            loops.append(("engine", self.engine.run, self.engine.stop_taking))
         return loops
 
 
 @asynccontextmanager
 async def running(loops: list[Loop]) -> AsyncIterator[None]:
-    """Run each loop as a task; on exit ask each to stop (the last started
-    first), then wait for them all.
+    """Run each loop as a task (`supervised`); on exit ask each to stop (the
+    last started first), then wait for them all.
 
     The loops return by themselves once asked: cancelling one blocked in a
     Redis read can hang it (redis-py may lose the cancellation), so that is
     the last resort, after LOOPS_STOP_SECONDS.
     """
     loop = asyncio.get_running_loop()
-    tasks = {loop.create_task(run()) for run, _ in loops}
+    stopping = asyncio.Event()
+    tasks = {loop.create_task(supervised(name, run, stopping)) for name, run, _ in loops}
     try:
         yield
     finally:
-        for _, stop in reversed(loops):
+        stopping.set()
+        for _, _, stop in reversed(loops):
             stop()
         _, late = await asyncio.wait(tasks, timeout=LOOPS_STOP_SECONDS)
         for task in late:
@@ -170,6 +173,32 @@ async def running(loops: list[Loop]) -> AsyncIterator[None]:
             task.cancel()
         if late:
             await asyncio.wait(late, timeout=5)
+
+
+async def supervised(name: str, run: Callable[[], Awaitable[None]],
+                     stopping: asyncio.Event) -> None:
+    """`run()` until it returns, started again after a Redis outage ends it.
+
+    The process's Redis client fails fast (api/redis_client.py), so an outage
+    ends a loop at its next Redis command: it is started again every
+    LOOP_RESTART_SECONDS until Redis answers or the service stops (the
+    engine's loop takes its own unfinished jobs back first). Any other failure
+    is logged at once and ends the loop.
+    """
+    while True:
+        try:
+            return await run()
+        except REDIS_DOWN as exc:
+            log.warning("%s loop: Redis not reachable (%s); starting it again",
+                        name, type(exc).__name__)
+        except Exception:
+            log.exception("%s loop failed", name)
+            return
+        try:
+            await asyncio.wait_for(stopping.wait(), LOOP_RESTART_SECONDS)
+            return
+        except TimeoutError:
+            pass
 
 
 async def serve(settings: Settings, components, *, reuse_port: bool = False) -> None:
