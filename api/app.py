@@ -1,7 +1,8 @@
 """The HTTP front: app factory, failure guard, health check and server start.
 
-Redis and the Store are owned by a cleanup context, so tests and services start
-and stop the app cleanly. A failure never surfaces as a 500: Redis being
+The app serves on the Store (and so the Redis client) of the Service that runs
+it (api/service.py); its own cleanup context owns only the progress watch, so
+the app opens no Redis client of its own. A failure never surfaces as a 500: Redis being
 unreachable, or any unexpected error, is answered 503 text/plain (JSON on the
 JSON APIs). Every route's handler is wrapped in that guard where it is added,
 not by an app-wide middleware: aiohttp runs each middleware as an extra
@@ -14,13 +15,14 @@ import logging
 import ssl
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from aiohttp import web
 from api import cors, password_call, reverse_verify
 from api.appkeys import PROGRESS, SETTINGS, STORE
 from api.progress import ProgressWatch
 from engine.masking import mask_number
-from api.redis_client import REDIS_DOWN, connect_redis
+from api.redis_client import REDIS_DOWN
 from engine.settings import Settings
 from engine.store import Store
 
@@ -31,15 +33,11 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 JSON_PATHS = (password_call.PATH,)
 
 
-async def redis_store(app: web.Application) -> AsyncIterator[None]:
-    """Own the Redis client, the Store and the progress watch for the app's lifetime."""
-    settings = app[SETTINGS]
-    redis = connect_redis(settings.redis_url)
-    app[STORE] = Store(redis, settings.code_key)
-    app[PROGRESS] = ProgressWatch(redis)
+async def progress_watch(app: web.Application) -> AsyncIterator[None]:
+    """Own the progress watch (one subscription per API process) for the app's lifetime."""
+    app[PROGRESS] = ProgressWatch(app[STORE].redis)
     yield
     await app[PROGRESS].close()
-    await redis.aclose()
 
 
 def unavailable(request: web.Request, reason: str) -> web.Response:
@@ -77,11 +75,12 @@ async def healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok", content_type="text/plain")
 
 
-def create_app(settings: Settings) -> web.Application:
-    """Build the aiohttp application serving the public APIs and /healthz."""
+def create_app(settings: Settings, store: Store) -> web.Application:
+    """Build the aiohttp application serving the public APIs and /healthz on `store`."""
     app = web.Application()
     app[SETTINGS] = settings
-    app.cleanup_ctx.append(redis_store)
+    app[STORE] = store
+    app.cleanup_ctx.append(progress_watch)
     app.router.add_get("/healthz", guarded(healthz))
     reverse_verify.add_routes(app, guarded)
     # CORS outermost, so 503 answers reach a browser too.
@@ -101,22 +100,22 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
-async def start_api(settings: Settings, *, reuse_port: bool = False) -> web.AppRunner:
-    """Serve the API on settings.api_listen (HTTPS if TLS is configured).
+@asynccontextmanager
+async def serving(settings: Settings, store: Store, *,
+                  reuse_port: bool = False) -> AsyncIterator[web.AppRunner]:
+    """Serve the API on settings.api_listen (HTTPS if TLS is configured) until exit.
 
     With `reuse_port`, other processes may listen on the same port (workers).
-    The caller owns the returned runner and must `await runner.cleanup()`.
     """
     context = tls_context(settings)
     host, port = settings.listen_host_port
     # No access log: its request line would carry the code and the api_key.
-    runner = web.AppRunner(create_app(settings), access_log=None)
+    runner = web.AppRunner(create_app(settings, store), access_log=None)
     await runner.setup()
     try:
         await web.TCPSite(runner, host.strip("[]"), port, ssl_context=context,
                           reuse_port=reuse_port or None).start()
-    except BaseException:
+        log.info("api listening on %s://%s:%d", "https" if context else "http", host, port)
+        yield runner
+    finally:
         await runner.cleanup()
-        raise
-    log.info("api listening on %s://%s:%d", "https" if context else "http", host, port)
-    return runner

@@ -9,17 +9,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import sys
 
 from api import admin
 from api.redis_client import REDIS_DOWN, connect_redis
 from engine import log_output
-from engine import loop as event_loop
 from engine.settings import Settings, SettingsError, load_settings
 from engine.store import Store
 
-SERVICES = {"run": {"api", "engine", "delivery"}, "engine": {"engine"},
+SERVICES = {"run": {"api", "engine", "delivery"}, "api": {"api"}, "engine": {"engine"},
             "deliver": {"delivery"}}
 
 
@@ -107,28 +105,12 @@ async def webhook_command(args: argparse.Namespace, store: Store) -> dict:
     return await admin.delete_webhook(store, args.account_id, args.event)
 
 
-async def serve_api(settings: Settings, *, reuse_port: bool = False) -> None:
-    """Serve the API until SIGINT or SIGTERM, then shut down cleanly."""
-    from api.app import start_api  # aiohttp and phonenumbers only where served
+def run_components(settings: Settings, components: set[str], workers: int = 1) -> int:
+    """Run the service's `components` until SIGINT or SIGTERM (api/service.py)."""
+    # Imported here: the admin commands need neither the engine's modules nor aiohttp's.
+    from api.service import run
 
-    runner = await start_api(settings, reuse_port=reuse_port)
-    event_loop.freeze_start_up_heap()
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stopping.set)
-    try:
-        await stopping.wait()
-    finally:
-        await runner.cleanup()
-
-
-def run_components(settings: Settings, components: set[str]) -> None:
-    """Hand over to the engine's service runner (sync or async)."""
-    # Imported here: the admin commands must work without the engine's modules.
-    from engine.service import run_service
-
-    run_service(settings, components)
+    return run(settings, components, workers)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,26 +131,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(output)
         else:
             log_output.configure()
-            if args.command == "api" and args.workers > 1:
-                from api.workers import run_workers
-
-                return run_workers(args.workers, lambda: event_loop.run(
-                    serve_api(settings, reuse_port=True), settings.event_loop))
-            if args.command == "api":
-                event_loop.run(serve_api(settings), settings.event_loop)
-            else:
-                run_components(settings, SERVICES[args.command])
+            return run_components(settings, SERVICES[args.command], getattr(args, "workers", 1))
     except admin.AdminError as exc:
         print(f"callverify: {exc}", file=sys.stderr)
         return 2
     except REDIS_DOWN as exc:
         print(f"callverify: Redis not reachable (CALLVERIFY_REDIS_URL): {type(exc).__name__}",
               file=sys.stderr)
-        return 1
-    except ModuleNotFoundError as exc:
-        if exc.name != "engine.service":
-            raise
-        print("callverify: the engine service is not installed in this build", file=sys.stderr)
         return 1
     except (OSError, ValueError) as exc:
         print(f"callverify: {exc}", file=sys.stderr)

@@ -1,9 +1,10 @@
 """`callverify api --workers N`: N API processes sharing one port (SO_REUSEPORT).
 
-The kernel spreads new connections over the workers; each is a whole API with
-its own event loop and Redis pool. The parent only forwards SIGINT/SIGTERM and
-waits. A worker that dies on its own takes the others down with it (exit 1),
-so a supervisor sees the failure instead of a silently smaller service.
+The kernel spreads new connections over the workers; each is a whole API: its
+own event loop and its own Service (api/service.py) with the api part alone.
+The parent only forwards SIGINT/SIGTERM and waits. A worker that dies on its
+own takes the others down with it (exit 1), so a supervisor sees the failure
+instead of a silently smaller service.
 """
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ OWNERS = {  # first directory of the frame's file (py-spy prints it relative to 
     "json": "json", "encodings": "stdlib (other)", "re": "stdlib (other)",
 }
 OUR_DIRS = ("engine/", "api/")
-ROOT_FILES = ("api/cli.py", "engine/service.py")  # start-up frames under every sample
+ROOT_FILES = ("api/cli.py", "api/service.py")  # start-up frames under every sample
 IDLE_LEAVES = ("EpollSelector.select (", "select (selectors.py)")
 
 

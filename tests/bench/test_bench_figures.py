@@ -39,10 +39,10 @@ def test_knee_ratio_says_when_it_is_only_a_bound():
 def test_profile_summary_leaves_out_the_idle_loop(tmp_path):
     raw = tmp_path / "p.raw"
     raw.write_text(
-        "run (engine/service.py:1);Engine._call (engine/worker.py:2);"
+        "run (api/service.py:1);Engine._call (engine/worker.py:2);"
         "AriRest.request (engine/ari/rest.py:3);write (asyncio/selector_events.py:4) 3\n"
-        "run (engine/service.py:1);EpollSelector.select (selectors.py:5) 5\n"
-        "run (engine/service.py:1);execute (redis/asyncio/client.py:6) 1\n")
+        "run (api/service.py:1);EpollSelector.select (selectors.py:5) 5\n"
+        "run (api/service.py:1);execute (redis/asyncio/client.py:6) 1\n")
     summary = summarize(raw)
     assert summary["samples"] == 4 and summary["idle_samples"] == 5
     assert summary["owner_self_pct"][0] == ["asyncio", 75.0]

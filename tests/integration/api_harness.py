@@ -1,8 +1,8 @@
 """Shared scaffolding for the API tests.
 
-- `ServedApi` and `serve_api`: the real API (`api.app.start_api`) on a free
-  port against the test Redis, with a client that can read what the engine
-  would see there (accounts, credits, verifications, queued call jobs).
+- `ServedApi` and `serve_api`: the real API (a `Service` with the api part)
+  on a free port against the test Redis, with a client that can read what the
+  engine would see there (accounts, credits, verifications, queued call jobs).
 - `cli_environment` and `callverify`: the real `callverify` console script
   run against the test Redis.
 """
@@ -20,7 +20,7 @@ from typing import Any, ClassVar, TypeVar
 import aiohttp
 from redis.asyncio import Redis
 
-from api.app import start_api
+from api.service import Service
 from engine.settings import Settings
 from engine.keys import CALLS_STREAM, verification_key
 from engine.store import Store
@@ -67,19 +67,20 @@ ClientT = TypeVar("ClientT", bound=ServedApi)
 @contextlib.asynccontextmanager
 async def serve_api(redis_url: str, client: type[ClientT],
                     **defaults: Any) -> AsyncIterator[Callable[..., Awaitable[ClientT]]]:
-    """Yield `start(**changes)`: start the real API (start_api) on a free port
-    with Settings changed by `defaults` then `changes`, and return a `client`
-    for it. Everything started is stopped on exit.
+    """Yield `start(**changes)`: start the real API (a Service with the api
+    part) on a free port with Settings changed by `defaults` then `changes`,
+    and return a `client` for it. Everything started is stopped on exit.
 
     The client's Redis is always `redis_url`, even if a change points the
     API's settings elsewhere."""
-    runners, sessions, clients = [], [], []
+    services, sessions, clients = [], [], []
 
     async def start(**changes: Any) -> ClientT:
         port = free_port()
         settings = Settings().replace(**{
             "redis_url": redis_url, "api_listen": f"127.0.0.1:{port}", **defaults, **changes})
-        runners.append(await start_api(settings))
+        services.append(service := Service(settings, {"api"}))
+        await service.start()
         scheme = "https" if settings.tls_cert else "http"
         sessions.append(aiohttp.ClientSession())
         redis = Redis.from_url(redis_url)
@@ -93,8 +94,8 @@ async def serve_api(redis_url: str, client: type[ClientT],
             await session.close()
         for redis in clients:
             await redis.aclose()
-        for runner in runners:
-            await runner.cleanup()
+        for service in services:
+            await service.stop()
 
 
 def cli_environment(redis_url: str, sandbox_dir: Path, **extra: str) -> dict[str, str]:

@@ -20,7 +20,7 @@ import pytest
 import redis
 from aiohttp import web
 
-from engine.service import Service
+from api.service import Service
 from engine.settings import load_settings, sandbox_state
 from tests.conftest import free_port
 from tests.phones.phone import SipPhone

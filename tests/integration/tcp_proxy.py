@@ -1,4 +1,4 @@
-"""A loopback TCP relay in front of the real ARI, to make it go away and come back."""
+"""A loopback TCP relay in front of a real server (ARI, Redis), to make it go away and come back."""
 from __future__ import annotations
 
 import asyncio

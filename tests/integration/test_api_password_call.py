@@ -47,7 +47,7 @@ class PasswordCallClient(ServedApi):
 
 @pytest.fixture
 async def serve(clean_redis):
-    """Start the real API (start_api) on a free port; returns a client factory."""
+    """Start the real API (api_harness.serve_api) on a free port; returns a client factory."""
     async with serve_api(clean_redis, PasswordCallClient, countries=("1", "44", "421"),
                          redirect_wait_seconds=0.5, cors_origins=(ORIGIN,)) as start:
         yield start

@@ -37,7 +37,7 @@ class ApiClient(ServedApi):
 
 @pytest.fixture
 async def serve(clean_redis):
-    """Start the real API (start_api) on a free port; returns a client factory."""
+    """Start the real API (api_harness.serve_api) on a free port; returns a client factory."""
     async with serve_api(clean_redis, ApiClient) as start:
         yield start
 

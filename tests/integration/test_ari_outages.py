@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from engine.service import Service
+from api.service import Service
 from tests.conftest import free_port
 from tests.integration.tcp_proxy import TcpRelay
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from engine.ari.client import AriClient
-from engine.service import Service
+from api.service import Service
 from tests.integration.test_reverse_verify_calls import expected, verify
 
 

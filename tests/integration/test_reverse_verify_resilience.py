@@ -6,7 +6,7 @@ import asyncio
 
 import redis
 
-from engine.service import Service
+from api.service import Service
 from tests.integration.conftest import ari_channels
 
 

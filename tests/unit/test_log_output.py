@@ -165,7 +165,7 @@ RECORDS = [
     (1764633336.0, logging.WARNING, "engine.ari.client", "ARI events not connected", ()),
     (1764633336.5004, logging.ERROR, "engine.delivery", "callback to %s: %s", ("site", "é ü €")),
     (1764633336.7771, logging.INFO, "api.app", "two\nlines", ()),
-    (1764633400.25, logging.ERROR, "engine.service", "failed", "exc"),
+    (1764633400.25, logging.ERROR, "api.service", "failed", "exc"),
     (1764633400.001, logging.DEBUG, "engine.worker", "not shown", ()),
     (1764633401.0, logging.CRITICAL, "root", "%(name)s is not a format here", ()),
 ]
