@@ -76,7 +76,7 @@ async def admin_command(args: argparse.Namespace, settings: Settings) -> str:
             if args.action == "list":
                 return "\n".join(await store.dnc.list())
             number = admin.dnc_number(args.number)
-            await (store.dnc_add if args.action == "add" else store.dnc_remove)(number)
+            await (store.dnc.add if args.action == "add" else store.dnc.remove)(number)
             return number
         if args.command == "webhook":
             return json.dumps(await webhook_command(args, store))
