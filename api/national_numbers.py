@@ -40,18 +40,27 @@ PRIVATE = tuple(f"phonenumbers.phonenumberutil:{name}" for name in (
     "_match_national_number", "_MIN_LENGTH_FOR_NSN", "_MAX_LENGTH_FOR_NSN"))
 
 
-def library_e164_number(country_code: str, phone_number: str) -> str | None:
-    """E.164 digits (no plus) for a national number in a country, or None if impossible.
-
-    None also for a local-only number (7-digit NANP: a trunk cannot dial it) and
-    for one whose international prefix names another country (UK "001...").
-    """
+def calling_region(country_code: str, phone_number: str) -> tuple[int, str] | None:
+    """The calling code and its main region, if the number is digits and the code is known."""
     if not DIGITS.fullmatch(phone_number):
         return None
     calling_code = int(country_code)
     region = phonenumbers.region_code_for_country_code(calling_code)
     if region == phonenumbers.UNKNOWN_REGION:
         return None
+    return calling_code, region
+
+
+def library_e164_number(country_code: str, phone_number: str) -> str | None:
+    """E.164 digits (no plus) for a national number in a country, or None if impossible.
+
+    None also for a local-only number (7-digit NANP: a trunk cannot dial it) and
+    for one whose international prefix names another country (UK "001...").
+    """
+    known = calling_region(country_code, phone_number)
+    if known is None:
+        return None
+    calling_code, region = known
     try:
         if region == NON_GEOGRAPHIC:  # global services (+800, +882 ...)
             number = phonenumbers.parse(f"+{calling_code}{phone_number}", None)
@@ -68,12 +77,10 @@ def library_e164_number(country_code: str, phone_number: str) -> str | None:
 
 def fast_e164_number(country_code: str, phone_number: str) -> str | None:
     """What library_e164_number answers, by the prefix and length steps alone."""
-    if not DIGITS.fullmatch(phone_number):
+    known = calling_region(country_code, phone_number)
+    if known is None:
         return None
-    calling_code = int(country_code)
-    region = phonenumbers.region_code_for_country_code(calling_code)
-    if region == phonenumbers.UNKNOWN_REGION:
-        return None
+    calling_code, region = known
     if region == NON_GEOGRAPHIC:  # rare: through `parse` itself
         return library_e164_number(country_code, phone_number)
     if not steps._is_viable_phone_number(phone_number):

@@ -66,9 +66,9 @@ class CallRecord:
     cause_txt: str = ""
     sip_status: int = 0
     forwarded_to: str = ""
-    # Asterisk's redirecting number (Diversion or History-Info on a 181, 180,
-    # 183, 200 or 3xx), as every channel snapshot carries it; None while
-    # snapshots have not said (an older Asterisk never says).
+    # Whether Asterisk set a redirecting number (from a 181, with Diversion,
+    # History-Info or neither, or from a 3xx), as every channel snapshot
+    # carries it; None while snapshots have not said (an older Asterisk never says).
     redirected: bool | None = None
     originate_error: str = ""
     hung_up_by: str = ""
