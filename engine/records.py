@@ -12,7 +12,7 @@ import time
 
 from engine.delivery import Deliverer, new_delivery
 from engine.flows.call import CallRecord
-from engine.flows.registry import notifications_for
+from engine.registry import notifications_for
 from engine.keys import delivery_key
 from engine.outcome import CallOutcome
 from engine.store import Store

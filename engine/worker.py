@@ -21,7 +21,7 @@ from engine.records import close_call, give_verdict
 from engine.settings import Settings
 from engine.store import Store
 from engine.verification import Verification
-from engine.flows import registry
+from engine import registry
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import subprocess
 
 import aiohttp
 
-from engine.store import Store
+from engine.verifications import Verifications
 from tests.conftest import free_port
 from tests.integration.test_api_return_codes import CODE, api, serve  # noqa: F401 (fixtures)
 
@@ -34,7 +34,7 @@ async def test_unexpected_error_is_503_and_logged_without_secrets(api, monkeypat
         message = f"leaked {e164} {CODE} {api_key}"
         raise RuntimeError(message)  # the traceback shows this line, not the message
 
-    monkeypatch.setattr(Store, "accept_by_api_key", broken)
+    monkeypatch.setattr(Verifications, "accept_by_api_key", broken)
     caplog.set_level(logging.INFO)
     status, content_type, body = await api.get(
         api_key=api_key, phone_number="5551234567", country_code="1", code=CODE,

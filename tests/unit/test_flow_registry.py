@@ -2,7 +2,8 @@
 each flow tells the customer."""
 import pytest
 
-from engine.flows import password_call, registry, reverse_verify
+from engine import registry
+from engine.flows import password_call, reverse_verify
 from engine.outcome import CallOutcome
 from engine.verification import Verification
 
@@ -23,7 +24,7 @@ def test_an_unknown_flow_is_refused_and_tells_nobody():
 def test_every_flow_has_the_same_parts():
     for name, flow in registry.FLOWS.items():
         assert flow.NAME == name and flow.LEGACY_NAME not in registry.FLOWS
-        assert callable(flow.run) and callable(flow.notifications)
+        assert callable(flow.run) and callable(flow.farewell) and callable(flow.notifications)
 
 
 def test_a_record_under_a_legacy_name_gets_its_flows_callback():

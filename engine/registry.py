@@ -2,9 +2,14 @@
 
     NAME, LEGACY_NAME   the name stored on its verifications (and the one
                         records written before flows had one name carry)
+    run(call, verification, settings, store) -> CallOutcome
+                        the call up to its verdict
+    farewell(call, verification, settings, outcome)
+                        what a call still up after its verdict hears before
+                        the engine hangs up
     notifications(verification, outcome) -> list[Notification]
 
-Adding a flow: its module here, its API in api/, and one line below.
+Adding a flow: its module in engine/flows/, its API in api/, and one line below.
 """
 from __future__ import annotations
 
