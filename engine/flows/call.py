@@ -20,11 +20,10 @@ HANGUP_EVENTS = ("ChannelHangupRequest", "ChannelDestroyed", "StasisEnd")
 # Dial states that mean the phone is alerted: 180 Ringing, or 183 with early media.
 ALERTING = ("RINGING", "PROGRESS")
 # The event types a Call needs; Asterisk is asked to send no other (each one
-# costs Asterisk a JSON snapshot and us a decode and a wake-up). A call used to
-# bring 18 events; now 11, or 12 when the far end hangs up. ChannelDestroyed
-# carries the same cause and SIP status as the ChannelHangupRequest before it
-# (seen on 22.10 for BYE, 486, 503, 603); the other two hang-up events are read
-# only if an Asterisk without event filters sends them.
+# costs Asterisk a JSON snapshot and us a decode and a wake-up). ChannelDestroyed
+# carries the same cause and SIP status as the ChannelHangupRequest before it;
+# the other two hang-up events are read only if an Asterisk without event
+# filters sends them.
 EVENTS_READ = ("StasisStart", "ChannelDtmfReceived", "PlaybackFinished", "Dial",
                "ChannelDestroyed")
 
@@ -121,7 +120,7 @@ class Call:
                 transient = exc.status == 0 or exc.status >= 500
                 if not transient or attempt == ORIGINATE_TRIES - 1:
                     self.record.originate_error = str(exc)
-                    self._finish()
+                    self._mark_ended()
                     return False
                 await asyncio.sleep(2 ** attempt)
         self.originated = True
@@ -180,7 +179,7 @@ class Call:
                 self.record.sip_status = int(event["tech_cause"])
             if not self.record.hung_up_by:
                 self.record.hung_up_by = "far end"
-            self._finish()
+            self._mark_ended()
             raise CallEnded(self.channel_id)
 
     def _note_redirecting(self, snapshot: dict | None) -> None:
@@ -201,7 +200,7 @@ class Call:
             await self.ari.rest.play(self.channel_id, media, playback_id)
         except AriError as exc:
             if exc.status == 404:
-                self._finish()
+                self._mark_ended()
                 raise CallEnded(self.channel_id) from exc
             raise
         while True:
@@ -225,12 +224,12 @@ class Call:
         try:
             await self.ari.rest.hang_up(self.channel_id, reason)
         finally:
-            self._finish()
+            self._mark_ended()
 
     def close(self) -> None:
         self.ari.forget(self.channel_id)
 
-    def _finish(self) -> None:
+    def _mark_ended(self) -> None:
         self._ended = True
         if not self.record.ended_at:
             self.record.ended_at = time.time()
