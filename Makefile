@@ -9,10 +9,16 @@ REDIS_URL ?= $(or $(CALLVERIFY_REDIS_URL),redis://127.0.0.1:6379/0)
 REDIS_DIR ?= /var/lib/callverify/redis
 DEBS := redis-server sip-tester debootstrap
 
-.PHONY: test run deps venv sandbox sandbox-stop redis unit integration bench clean
+.PHONY: test lint run deps venv sandbox sandbox-stop redis unit integration bench clean
 
-test: deps venv
+test: deps venv lint
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# The lint and type gate, pinned in pyproject.toml (`[tool.ruff]`, `[tool.mypy]`);
+# `make test` runs it first and stops on a finding.
+lint: venv
+	$(BIN)/ruff check api engine asterisk tests
+	$(BIN)/mypy
 
 unit: venv
 	$(BIN)/pytest -q tests/unit
@@ -72,4 +78,4 @@ bench: deps venv
 	$(BIN)/python -m tests.bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache .mypy_cache
