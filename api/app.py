@@ -18,11 +18,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from aiohttp import web
+
 from api import cors, password_call, reverse_verify
 from api.appkeys import PROGRESS, SETTINGS, STORE
 from api.progress import ProgressWatch
-from engine.masking import mask_number
 from api.redis_client import REDIS_DOWN
+from engine.masking import mask_number
 from engine.settings import Settings
 from engine.store import Store
 

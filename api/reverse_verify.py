@@ -34,11 +34,10 @@ from aiohttp import web
 from api.appkeys import SETTINGS, STORE
 from api.national_numbers import e164_number
 from api.query import query_pairs
-from engine import log_output
+from engine import log_output, verifications
 from engine.flows import reverse_verify as flow
 from engine.masking import mask_number
 from engine.settings import Settings
-from engine import verifications
 from engine.store import Store
 from engine.verification import Verification
 

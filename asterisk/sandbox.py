@@ -49,18 +49,25 @@ if HERE not in sys.path:        # imported from elsewhere (e.g. as asterisk.sand
 
 from sandboxlib.configs import render_configs, render_template, templates_hash  # noqa: E402
 from sandboxlib.host import SandboxError  # noqa: E402
-from sandboxlib.instance import (AMI_USER, ARI_USER, START_TIMEOUT, cli, start,  # noqa: E402
-                                 status)
-from sandboxlib.layout import (CONFIG_DIR, DEFAULT_DIR, INSTANCES_IN_ROOTFS,  # noqa: E402
-                               MARKER, MOD_DIR, PROMPTS_DIR, instance_dir_in_rootfs,
-                               instance_dir_on_host, rootfs_path, sandbox_dir, state_path)
+from sandboxlib.instance import AMI_USER, ARI_USER, START_TIMEOUT, cli, start, status  # noqa: E402
+from sandboxlib.layout import (  # noqa: E402
+    CONFIG_DIR,
+    DEFAULT_DIR,
+    INSTANCES_IN_ROOTFS,
+    MARKER,
+    MOD_DIR,
+    PROMPTS_DIR,
+    instance_dir_in_rootfs,
+    instance_dir_on_host,
+    rootfs_path,
+    sandbox_dir,
+    state_path,
+)
 from sandboxlib.processes import STOP_GRACE  # noqa: E402
 from sandboxlib.prompts import install_prompts  # noqa: E402
-from sandboxlib.rootfs import (OPTIONAL_PACKAGES, PACKAGES, SUITE, build,  # noqa: E402
-                               destroy, is_built)
+from sandboxlib.rootfs import OPTIONAL_PACKAGES, PACKAGES, SUITE, build, destroy, is_built  # noqa: E402
 from sandboxlib.shutdown import stop  # noqa: E402
-from sandboxlib.state import (DEFAULT_TRUNK_URI, INSTANCE_DEFAULTS, PORT_KEYS,  # noqa: E402
-                              load_state)
+from sandboxlib.state import DEFAULT_TRUNK_URI, INSTANCE_DEFAULTS, PORT_KEYS, load_state  # noqa: E402
 
 __all__ = [
     "SandboxError", "build", "is_built", "destroy", "start", "stop", "status", "cli",

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from engine.keys import (ACCOUNT_SEQ, account_key, api_key_index, digest, token_index,
-                         webhook_key)
+from engine.keys import ACCOUNT_SEQ, account_key, api_key_index, digest, token_index, webhook_key
 
 FIRST_ACCOUNT_ID = 100000
 

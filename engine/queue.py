@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from engine.scripts import lua_script
 from engine.keys import CALLS_GROUP, CALLS_STREAM
+from engine.scripts import lua_script
 
 ACK_LUA = """
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])

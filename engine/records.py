@@ -12,9 +12,9 @@ import time
 
 from engine.delivery import Deliverer, new_delivery
 from engine.flows.call import CallRecord
-from engine.registry import notifications_for
 from engine.keys import delivery_key
 from engine.outcome import CallOutcome
+from engine.registry import notifications_for
 from engine.store import Store
 from engine.verification import Verification
 

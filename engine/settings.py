@@ -19,8 +19,15 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from engine.settings_rules import (PREFIX, RULES, SECRET_FIELDS, SettingsError, label,
-                                   problems, shown)
+from engine.settings_rules import (
+    PREFIX,
+    RULES,
+    SECRET_FIELDS,
+    SettingsError,
+    label,
+    problems,
+    shown,
+)
 
 __all__ = ["PREFIX", "SECRET_FIELDS", "Settings", "SettingsError", "load_settings"]
 # Premium-rate ranges: NANP 900/976, UK 09x and 087x revenue-share numbers.

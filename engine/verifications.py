@@ -12,9 +12,20 @@ import time
 
 from redis.asyncio import Redis
 
-from engine.keys import (ACCOUNT_PREFIX, CALLS_GROUP, CALLS_STREAM, CODE_KEY, DNC, DUE,
-                         PROGRESS_CHANNEL, WAKE, account_key, api_key_index, flood_key,
-                         verification_key)
+from engine.keys import (
+    ACCOUNT_PREFIX,
+    CALLS_GROUP,
+    CALLS_STREAM,
+    CODE_KEY,
+    DNC,
+    DUE,
+    PROGRESS_CHANNEL,
+    WAKE,
+    account_key,
+    api_key_index,
+    flood_key,
+    verification_key,
+)
 from engine.scripts import lua_script
 from engine.verification import Verification
 

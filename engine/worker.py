@@ -11,6 +11,7 @@ import time
 
 from redis.asyncio import Redis
 
+from engine import registry
 from engine.ari.client import AriClient
 from engine.delivery import Deliverer
 from engine.flows.call import Call, CallEnded
@@ -21,7 +22,6 @@ from engine.records import close_call, give_verdict
 from engine.settings import Settings
 from engine.store import Store
 from engine.verification import Verification
-from engine import registry
 
 log = logging.getLogger(__name__)
 

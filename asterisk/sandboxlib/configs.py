@@ -9,8 +9,7 @@ import re
 import shutil
 
 from .host import SandboxError, write_private
-from .layout import (CONFIG_DIR, MOD_DIR, instance_dir_in_rootfs, instance_dir_on_host,
-                     rootfs_path)
+from .layout import CONFIG_DIR, MOD_DIR, instance_dir_in_rootfs, instance_dir_on_host, rootfs_path
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 

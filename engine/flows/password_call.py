@@ -17,8 +17,14 @@ from typing import TYPE_CHECKING
 
 from engine.flows.call import Call, CallEnded, DialPlan
 from engine.notifications import Notification
-from engine.outcome import (BILLING, NORMAL_CLEARING, RESOURCE_UNAVAILABLE, RING_TIMEOUT,
-                            TEMPORARY_FAILURE, CallOutcome)
+from engine.outcome import (
+    BILLING,
+    NORMAL_CLEARING,
+    RESOURCE_UNAVAILABLE,
+    RING_TIMEOUT,
+    TEMPORARY_FAILURE,
+    CallOutcome,
+)
 
 if TYPE_CHECKING:
     from engine.settings import Settings

@@ -15,8 +15,16 @@ from typing import TYPE_CHECKING
 from engine.flows.call import Call, CallEnded, DialPlan
 from engine.flows.digits import collect_digits
 from engine.notifications import Notification
-from engine.outcome import (CALL_REJECTED, CONGESTION_CAUSES, NO_ANSWER, NO_USER_RESPONSE,
-                            NORMAL_CLEARING, RING_TIMEOUT, USER_BUSY, CallOutcome)
+from engine.outcome import (
+    CALL_REJECTED,
+    CONGESTION_CAUSES,
+    NO_ANSWER,
+    NO_USER_RESPONSE,
+    NORMAL_CLEARING,
+    RING_TIMEOUT,
+    USER_BUSY,
+    CallOutcome,
+)
 
 if TYPE_CHECKING:
     from engine.settings import Settings

@@ -21,8 +21,8 @@ import aiohttp
 from redis.asyncio import Redis
 
 from api.service import Service
-from engine.settings import Settings
 from engine.keys import CALLS_STREAM, verification_key
+from engine.settings import Settings
 from engine.store import Store
 from tests.conftest import free_port
 

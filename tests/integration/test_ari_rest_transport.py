@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
-from engine.ari.client import AriClient
 from api.service import Service
+from engine.ari.client import AriClient
 from tests.integration.test_reverse_verify_calls import expected, verify
 
 

@@ -12,8 +12,8 @@ from redis.asyncio import Redis
 from engine import records
 from engine.delivery import DUE, LEASE_SECONDS, WAKE, Deliverer, delivery_key, new_delivery
 from engine.flows.call import CallRecord
-from engine.outcome import CallOutcome
 from engine.keys import CALLS_GROUP, CALLS_STREAM, verification_key
+from engine.outcome import CallOutcome
 from engine.store import Store
 from engine.verification import Verification
 

@@ -11,8 +11,8 @@ from redis.asyncio import Redis
 
 from api.service import Service
 from engine.delivery import DUE, WAKE, delivery_key, new_delivery
-from engine.settings import Settings
 from engine.keys import CALLS_GROUP, CALLS_STREAM
+from engine.settings import Settings
 from tests.conftest import free_port
 from tests.integration.tcp_proxy import TcpRelay
 

@@ -33,8 +33,14 @@ if __package__ in (None, ""):  # run as a file: make `tests.phones` importable
 from tests.phones.dtmf_pcap import KeyEvent, write_dtmf_pcap  # noqa: E402
 from tests.phones.leftover import end_calls  # noqa: E402
 from tests.phones.scenarios import SCENARIOS, render_scenario  # noqa: E402
-from tests.phones.sipp_logs import (Invite, PhoneEvent, SipMessage, invites_from,  # noqa: E402
-                                    parse_events, parse_messages)
+from tests.phones.sipp_logs import (  # noqa: E402
+    Invite,
+    PhoneEvent,
+    SipMessage,
+    invites_from,
+    parse_events,
+    parse_messages,
+)
 
 
 @dataclass(frozen=True)

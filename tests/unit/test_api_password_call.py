@@ -6,8 +6,17 @@ import re
 
 import pytest
 
-from api.password_call import (MAX_BODY, PasswordCallRequest, Refusal, bearer_token,
-                               call_price, caller_number, dialing_refusal, parse_body, pick_code)
+from api.password_call import (
+    MAX_BODY,
+    PasswordCallRequest,
+    Refusal,
+    bearer_token,
+    call_price,
+    caller_number,
+    dialing_refusal,
+    parse_body,
+    pick_code,
+)
 from engine.settings import Settings
 
 SEED = {"phone_number": "421222202004", "verification_code": "1234", "is_with_redirect": True}

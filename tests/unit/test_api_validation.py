@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.masking import mask_number
 from api.reverse_verify import ReturnCode, ReverseVerifyRequest, dialing_refusal, parse_request
+from engine.masking import mask_number
 from engine.settings import Settings
 
 GOOD = {"api_key": "k" * 32, "phone_number": "5551234567", "country_code": "1",

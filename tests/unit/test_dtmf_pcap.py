@@ -9,8 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.phones.dtmf_pcap import (PCAP_EPOCH, build_dtmf_stream, decode_events, parse_rtp,
-                                    read_pcap, write_dtmf_pcap)
+from tests.phones.dtmf_pcap import (
+    PCAP_EPOCH,
+    build_dtmf_stream,
+    decode_events,
+    parse_rtp,
+    read_pcap,
+    write_dtmf_pcap,
+)
 from tests.phones.leftover import unfinished_calls
 from tests.phones.scenarios import SCENARIOS, render_scenario
 from tests.phones.sipp_logs import SipMessage, invites_from, parse_events, parse_messages

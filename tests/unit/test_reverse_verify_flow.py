@@ -1,8 +1,7 @@
 import pytest
 
 from engine.flows.call import Call, DialPlan
-from engine.flows.reverse_verify import (KeypadPolicy, callback_reason, reverse_verify,
-                                         say_goodbye)
+from engine.flows.reverse_verify import KeypadPolicy, callback_reason, reverse_verify, say_goodbye
 from engine.outcome import CallOutcome
 from tests.unit.scripted_ari import ScriptedAri, answered, failed, playback_finishes
 
