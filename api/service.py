@@ -94,7 +94,7 @@ class Service:
             self._grace = grace
             await parts.aclose()
 
-    async def __aenter__(self) -> "Service":
+    async def __aenter__(self) -> Service:
         await self.start()
         return self
 

@@ -112,7 +112,7 @@ class BatchedScript:
                 self._connecting = None
         link.write(batch)
 
-    async def _new_link(self) -> "Link":
+    async def _new_link(self) -> Link:
         pool = self._redis.connection_pool
         if self._link is not None:
             # The last link was lost: the idle connections pooled beside it are

@@ -66,13 +66,13 @@ class Delivery:
     created_at: float
 
     @classmethod
-    def from_hash(cls, delivery_id: str, flat: list[bytes]) -> "Delivery":
+    def from_hash(cls, delivery_id: str, flat: list[bytes]) -> Delivery:
         raw = {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)}
         return cls(delivery_id, raw[b"method"].decode(), raw[b"url"].decode(),
                    raw[b"body"].decode(), int(raw[b"attempts"]), float(raw[b"created_at"]))
 
     @classmethod
-    def from_new(cls, new: dict) -> "Delivery":
+    def from_new(cls, new: dict) -> Delivery:
         """The delivery `new_delivery` described, as stored."""
         f = new["fields"]
         return cls(new["id"], f["method"], f["url"], f["body"], int(f["attempts"]),

@@ -44,7 +44,7 @@ class CallOutcome:
     is_redirect: bool = False
 
     @classmethod
-    def from_call(cls, record: CallRecord, *, ring_timeout: float, **flow_result) -> "CallOutcome":
+    def from_call(cls, record: CallRecord, *, ring_timeout: float, **flow_result) -> CallOutcome:
         failure = "originate_failed" if record.originate_error else ""
         rang_out = (record.placed_at and record.ended_at
                     and record.ended_at - record.placed_at >= ring_timeout - 0.5)
@@ -71,7 +71,7 @@ class CallOutcome:
                 for k, v in vars(self).items()}
 
     @classmethod
-    def from_fields(cls, record: dict[str, str]) -> "CallOutcome":
+    def from_fields(cls, record: dict[str, str]) -> CallOutcome:
         values = {}
         for f in fields(cls):
             raw = record.get(f"outcome_{f.name}")

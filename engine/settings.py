@@ -93,7 +93,7 @@ class Settings:
         host, _, port = self.api_listen.rpartition(":")
         return host or "127.0.0.1", int(port)
 
-    def replace(self, **changes) -> "Settings":
+    def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **changes)
 
 

@@ -56,7 +56,7 @@ class Verification:
         return stored
 
     @classmethod
-    def from_hash(cls, raw: dict) -> "Verification":
+    def from_hash(cls, raw: dict) -> Verification:
         """A verification from its hash (bytes or str names and values)."""
         text = {(k.decode() if isinstance(k, bytes) else k):
                 (v.decode() if isinstance(v, bytes) else v) for k, v in raw.items()}

@@ -39,7 +39,7 @@ class DialPlan:
     app_args: str = ""
 
     @classmethod
-    def through_trunk(cls, e164: str, trunk_endpoint: str, **rest) -> "DialPlan":
+    def through_trunk(cls, e164: str, trunk_endpoint: str, **rest) -> DialPlan:
         """The plan for `e164` (digits, no plus) over the PJSIP trunk endpoint."""
         return cls(endpoint=f"PJSIP/{e164}@{trunk_endpoint}", **rest)
 

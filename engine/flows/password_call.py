@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from engine.flows.call import Call, CallEnded, DialPlan
@@ -133,7 +133,7 @@ def call_status(outcome: CallOutcome) -> tuple[int, str]:
 def _iso(epoch: float) -> str | None:
     if not epoch:
         return None
-    moment = datetime.fromtimestamp(epoch, timezone.utc)
+    moment = datetime.fromtimestamp(epoch, UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

@@ -75,7 +75,7 @@ class CpuWindow:
     def _cpu_ms(self, pid: int) -> float:
         return family_cpu_ms(pid) if self.children else process_cpu_ms(pid)
 
-    def start(self) -> "CpuWindow":
+    def start(self) -> CpuWindow:
         self.started = {name: self._cpu_ms(pid) for name, pid in self.pids.items()}
         self._waited = {name: main_thread_wait_ms(pid) for name, pid in self.pids.items()}
         self._machine = machine_ticks()
@@ -83,7 +83,7 @@ class CpuWindow:
         self._t0 = time.monotonic()
         return self
 
-    def stop(self) -> "CpuWindow":
+    def stop(self) -> CpuWindow:
         assert self.started is not None
         self.used_ms = {name: round(self._cpu_ms(pid) - self.started[name], 1)
                         for name, pid in self.pids.items()}

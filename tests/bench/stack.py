@@ -158,7 +158,7 @@ class Service:
     args: tuple[str, ...] = ()
     nice: int | None = None  # --service-nice: a CPU priority of its own
 
-    def start(self) -> "Service":
+    def start(self) -> Service:
         self.port = int(self.env["CALLVERIFY_API_LISTEN"].rsplit(":", 1)[1])
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([str(BIN / "callverify"), self.command, *self.args],

@@ -22,9 +22,9 @@ Standard library only.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 EVENT_CODES = {**{str(d): d for d in range(10)}, "*": 10, "#": 11,
                "A": 12, "B": 13, "C": 14, "D": 15}

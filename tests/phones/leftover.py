@@ -133,7 +133,7 @@ def _answer_stragglers(sock: socket.socket, byes: int, linger: float, max_linger
         sock.settimeout(min(0.2, max_linger - (now - start)))
         try:
             data, peer = sock.recvfrom(65535)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             continue
         text = data.decode(errors="replace").replace("\r\n", "\n")
         first = text.split("\n", 1)[0]

@@ -30,10 +30,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make `tests.phones` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.phones.dtmf_pcap import KeyEvent, write_dtmf_pcap  # noqa: E402
-from tests.phones.leftover import end_calls  # noqa: E402
-from tests.phones.scenarios import SCENARIOS, render_scenario  # noqa: E402
-from tests.phones.sipp_logs import (  # noqa: E402
+from tests.phones.dtmf_pcap import KeyEvent, write_dtmf_pcap
+from tests.phones.leftover import end_calls
+from tests.phones.scenarios import SCENARIOS, render_scenario
+from tests.phones.sipp_logs import (
     Invite,
     PhoneEvent,
     SipMessage,
@@ -62,7 +62,7 @@ def default_media_port(port: int) -> int:
 
 
 def _udp_bound(ip: str, port: int) -> bool:
-    want = "%08X:%04X" % (int.from_bytes(bytes(int(p) for p in ip.split(".")), "little"), port)
+    want = f"{int.from_bytes(bytes(int(p) for p in ip.split('.')), 'little'):08X}:{port:04X}"
     try:
         with open("/proc/net/udp") as table:
             return any(line.split()[1] == want for line in list(table)[1:])
@@ -141,7 +141,7 @@ class SipPhone:
         path.write_text(xml)
         return path
 
-    def start(self, timeout: float = 5.0) -> "SipPhone":
+    def start(self, timeout: float = 5.0) -> SipPhone:
         """Launch sipp and return once it listens on ip:port.
 
         A request left over from the phone before on this port (a BYE Asterisk
@@ -232,7 +232,7 @@ class SipPhone:
         if self.workdir and not self.keep_workdir and self.returncode == 0:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def __enter__(self) -> "SipPhone":
+    def __enter__(self) -> SipPhone:
         return self.start() if self._proc is None else self
 
     def __exit__(self, *exc) -> None:

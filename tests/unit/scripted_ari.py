@@ -11,7 +11,7 @@ from engine.ari.rest import AriError
 
 
 class ScriptedRest:
-    def __init__(self, owner: "ScriptedAri") -> None:
+    def __init__(self, owner: ScriptedAri) -> None:
         self.owner = owner
         self.requests: list[tuple] = []
 
