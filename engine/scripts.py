@@ -53,7 +53,7 @@ def batched_script_missing(connection=None) -> str | None:
         name = "redis._parsers.hiredis._AsyncHiredisParser.on_connect"
         parser.on_connect(connection)
         name = "redis._parsers.hiredis._AsyncHiredisParser._stream"
-        getattr(parser, "_stream")
+        getattr(parser, "_stream")  # noqa: B009 (a probe: raises if the name is gone)
         name = "redis._parsers.hiredis._AsyncHiredisParser._reader (answering NOT_ENOUGH_DATA)"
         reader = parser._reader
         if reader.gets() is not NOT_ENOUGH_DATA:

@@ -47,10 +47,10 @@ def redis_url():
         try:
             client.ping()
             break
-        except redis.ConnectionError:
+        except redis.ConnectionError as exc:
             if time.monotonic() > deadline or proc.poll() is not None:
                 proc.kill()
-                raise RuntimeError("redis-server did not start")
+                raise RuntimeError("redis-server did not start") from exc
             time.sleep(0.05)
     yield f"redis://127.0.0.1:{port}/0"
     client.close()

@@ -17,7 +17,8 @@ def _sources_entries() -> list[tuple[str, list[str], list[str]]]:
     one_line = ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list"))
     for path in one_line:
         try:
-            text = open(path).read()
+            with open(path) as f:
+                text = f.read()
         except OSError:
             continue
         for line in text.splitlines():
@@ -28,7 +29,8 @@ def _sources_entries() -> list[tuple[str, list[str], list[str]]]:
                 entries.append((parts[1], [parts[2]], parts[3:]))
     for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
         try:
-            text = open(path).read()
+            with open(path) as f:
+                text = f.read()
         except OSError:
             continue
         for stanza in re.split(r"\n\s*\n", text):

@@ -40,9 +40,9 @@ def start(instance: str = "main", trunk_uri: str | None = None, http_port: int |
     with locked():
         build()
         old = load_state(instance)
-        wanted = wanted_settings(instance, old, dict(
-            trunk_uri=trunk_uri, http_port=http_port, sip_port=sip_port, ami_port=ami_port,
-            rtp_start=rtp_start, rtp_end=rtp_end))
+        wanted = wanted_settings(instance, old, {
+            "trunk_uri": trunk_uri, "http_port": http_port, "sip_port": sip_port,
+            "ami_port": ami_port, "rtp_start": rtp_start, "rtp_end": rtp_end})
         wanted["config_hash"] = templates_hash()
         install_prompts()
         if old and _healthy(old) and all(old.get(k) == wanted[k] for k in wanted):

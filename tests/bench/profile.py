@@ -44,7 +44,7 @@ def start_record(pid: int, seconds: float, out: Path, rate: int = 200,
 
 def owner(path: str) -> str:
     head = path.split("/", 1)[0] if "/" in path else ""
-    return OWNERS.get(head, "stdlib (other)" if not head else head)
+    return OWNERS.get(head, head or "stdlib (other)")
 
 
 def _frame(text: str) -> tuple[str, str]:

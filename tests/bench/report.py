@@ -141,7 +141,8 @@ def table(results: dict) -> str:
                      f"{_fmt(base.get('asterisk_cpu_ms_per_call_net'))} ms", "", ""))
     widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
     for i, row in enumerate(rows):
-        lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+        cells = (str(c).ljust(w) for c, w in zip(row, widths, strict=True))
+        lines.append("  ".join(cells).rstrip())
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
     lines += ["", "sweep, then the concurrency hold and the three-process step (late: INVITE "
@@ -172,7 +173,7 @@ def table(results: dict) -> str:
     widths = [max(len(str(r[i])) for r in srows) for i in range(len(head))]
     for row in srows:
         lines.append("  ".join(str(c).rjust(w) if j else str(c).ljust(w)
-                               for j, (c, w) in enumerate(zip(row, widths))))
+                               for j, (c, w) in enumerate(zip(row, widths, strict=True))))
     setup = [(s["label"], s["accepted_to_originate_ms"], s["originate_to_ringing_ms"])
              for s in results["steps"] + extra if s.get("accepted_to_originate_ms")]
     if setup:

@@ -160,12 +160,11 @@ class Service:
 
     def start(self) -> Service:
         self.port = int(self.env["CALLVERIFY_API_LISTEN"].rsplit(":", 1)[1])
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([str(BIN / "callverify"), self.command, *self.args],
-                                     env=self.env,
-                                     stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-                                     start_new_session=self.nice is not None)
-        log.close()
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([str(BIN / "callverify"), self.command, *self.args],
+                                         env=self.env,
+                                         stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+                                         start_new_session=self.nice is not None)
         if self.nice is not None:
             # In a session of its own, so the autogroup it sets is its own too.
             set_cpu_nice(self.nice, self.proc.pid)
@@ -204,10 +203,9 @@ def create_account(env: dict, credits: int) -> str:
 def start_minimal(workdir: Path, workers: int = 1) -> tuple[subprocess.Popen, int]:
     """The minimal aiohttp handler the front door is compared with."""
     port = free_port()
-    log = open(workdir / "minimal.log", "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "tests.bench.minimal_app", str(port),
-                             str(workers)],
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    log.close()
+    with open(workdir / "minimal.log", "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "tests.bench.minimal_app", str(port),
+                                 str(workers)],
+                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), 10, "minimal handler", proc)
     return proc, port

@@ -156,7 +156,8 @@ class SipPhone:
         self.prepare()
         assert self.workdir is not None
         while True:
-            self._out = open(self.workdir / "sipp.out", "wb")
+            # Open while sipp runs: closed below on a restart, else by _finish.
+            self._out = open(self.workdir / "sipp.out", "wb")  # noqa: SIM115
             self._proc = subprocess.Popen(self.command(), cwd=self.workdir,
                                           stdin=subprocess.DEVNULL, stdout=self._out,
                                           stderr=subprocess.STDOUT, start_new_session=True)

@@ -120,9 +120,8 @@ def render_scenario(name: str, *, ring_ms: int = 0, pcap: Path | None = None,
         if delay_ms > 0:
             flags.add("delay")
             values["DELAY_MS"] = delay_ms
-    if name == "reject":
-        if code is None:
-            raise ValueError("reject needs code")
+    if name == "reject" and code is None:
+        raise ValueError("reject needs code")
     if code is not None:
         values["CODE"] = code
         values["REASON"] = reason or values.get("REASON") or "Rejected"

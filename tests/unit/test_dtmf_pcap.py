@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import struct
 import xml.etree.ElementTree as ET
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -60,7 +61,7 @@ def test_one_stream_continuous_sequence_numbers_and_20ms_pacing(tmp_path):
     assert {p.ssrc for p in packets} == {packets[0].ssrc}
     assert packets[0].marker and packets[0].payload_type == 0   # PCMU lead-in
     assert {p.payload_type for p in packets} == {0, TE}
-    gaps = {round((b.time - a.time) * 1000) for a, b in zip(captured, captured[1:])}
+    gaps = {round((b.time - a.time) * 1000) for a, b in pairwise(captured)}
     assert gaps == {20}
     # silence never overlaps an event: no PCMU between a key's start and its last end
     for event in decode_events(packets, TE):

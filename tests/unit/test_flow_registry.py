@@ -23,7 +23,7 @@ def test_an_unknown_flow_is_refused_and_tells_nobody():
 
 def test_every_flow_has_the_same_parts():
     for name, flow in registry.FLOWS.items():
-        assert flow.NAME == name and flow.LEGACY_NAME not in registry.FLOWS
+        assert name == flow.NAME and flow.LEGACY_NAME not in registry.FLOWS
         assert callable(flow.run) and callable(flow.farewell) and callable(flow.notifications)
 
 

@@ -174,8 +174,8 @@ RECORDS = [
 def log_records(monkeypatch) -> None:
     """RECORDS through their loggers, each made at its time as a LogRecord would be."""
     for created, level, name, message, args in RECORDS:
-        monkeypatch.setattr(time, "time", lambda: created)
-        monkeypatch.setattr(time, "time_ns", lambda: int(created * 1e9))
+        monkeypatch.setattr(time, "time", lambda created=created: created)
+        monkeypatch.setattr(time, "time_ns", lambda created=created: int(created * 1e9))
         log = logging.getLogger(name)
         if args == "exc":
             try:
