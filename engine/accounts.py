@@ -6,6 +6,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+from typing import cast
 
 from redis.asyncio import Redis
 
@@ -49,14 +50,15 @@ class Accounts:
         return NewAccount(account_id, api_key, token)
 
     async def get(self, account_id: str) -> Account | None:
-        raw = await self.redis.hgetall(account_key(account_id))
+        # Replies are bytes: the client does not decode them (api/redis_client.py).
+        raw = cast("dict[bytes, bytes]", await self.redis.hgetall(account_key(account_id)))
         if not raw:
             return None
         return Account(account_id, raw[b"name"].decode(), int(raw[b"credits"]),
                        raw[b"disabled"] == b"1")
 
     async def by_token(self, token: str) -> Account | None:
-        account_id = await self.redis.get(token_index(token))
+        account_id = cast("bytes | None", await self.redis.get(token_index(token)))
         return await self.get(account_id.decode()) if account_id else None
 
     async def _existing(self, account_id: str) -> str:
@@ -86,7 +88,7 @@ class Accounts:
 
     async def webhook(self, account_id: str, event: str) -> dict | None:
         """{"url": ..., "fields": [...]} or None when the account has no subscription."""
-        raw = await self.redis.hgetall(webhook_key(account_id, event))
+        raw = cast("dict[bytes, bytes]", await self.redis.hgetall(webhook_key(account_id, event)))
         if not raw:
             return None
         return {"url": raw[b"url"].decode(), "fields": json.loads(raw[b"fields"])}

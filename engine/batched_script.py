@@ -246,4 +246,5 @@ def fail(calls: list[Call], exc: Exception) -> None:
 def command(*parts: str | bytes | int | float) -> bytes:
     """One command in RESP (an array of bulk strings), packed by hiredis in C,
     far cheaper than packing it in Python. TypeError for other types."""
-    return pack_command(parts)
+    # hiredis's stub types `cmd` as a 1-tuple (Tuple[X], not Tuple[X, ...]).
+    return pack_command(parts)  # type: ignore[arg-type]

@@ -1,6 +1,8 @@
 """The do-not-call list: E.164 numbers (digits, no plus) never dialled."""
 from __future__ import annotations
 
+from typing import cast
+
 from redis.asyncio import Redis
 
 from engine.keys import DNC
@@ -17,7 +19,8 @@ class DoNotCall:
         await self.redis.srem(DNC, e164)
 
     async def list(self) -> list[str]:
-        return sorted(m.decode() for m in await self.redis.smembers(DNC))
+        members = cast("set[bytes]", await self.redis.smembers(DNC))  # replies are bytes
+        return sorted(m.decode() for m in members)
 
     async def contains(self, e164: str) -> bool:
         return bool(await self.redis.sismember(DNC, e164))

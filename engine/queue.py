@@ -6,6 +6,7 @@ engine that died is still pending and is claimed again.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -50,13 +51,15 @@ class CallQueue:
 
     async def own_pending(self, count: int = 100) -> list[Job]:
         """Jobs this consumer had taken and not finished (e.g. before a restart)."""
-        reply = await self.redis.xreadgroup(CALLS_GROUP, self.consumer, {CALLS_STREAM: "0"}, count=count)
+        # In RESP2 (the client's protocol) a list of [stream, entries], not RESP3's dict.
+        reply = cast("list[list[Any]]", await self.redis.xreadgroup(
+            CALLS_GROUP, self.consumer, {CALLS_STREAM: "0"}, count=count))
         return _jobs(reply[0][1]) if reply else []
 
     async def take(self, count: int, block_ms: int) -> list[Job]:
         """New jobs, waiting up to `block_ms` for one."""
-        reply = await self.redis.xreadgroup(CALLS_GROUP, self.consumer, {CALLS_STREAM: ">"},
-                                            count=count, block=block_ms)
+        reply = cast("list[list[Any]]", await self.redis.xreadgroup(
+            CALLS_GROUP, self.consumer, {CALLS_STREAM: ">"}, count=count, block=block_ms))
         return _jobs(reply[0][1]) if reply else []
 
     async def claim_stale(self, min_idle_ms: int, count: int = 50) -> list[Job]:

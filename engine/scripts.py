@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 from redis.asyncio import Redis
 
 from engine.seams import fall_back, missing
+
+if TYPE_CHECKING:
+    from hiredis import Reader
 
 # What engine/batched_script.py imports from libraries beyond their public API.
 PRIVATE = (
@@ -55,7 +59,8 @@ def batched_script_missing(connection=None) -> str | None:
         name = "redis._parsers.hiredis._AsyncHiredisParser._stream"
         getattr(parser, "_stream")  # noqa: B009 (a probe: raises if the name is gone)
         name = "redis._parsers.hiredis._AsyncHiredisParser._reader (answering NOT_ENOUGH_DATA)"
-        reader = parser._reader
+        # A Reader once connected; redis-py leaves it typed as its initial None.
+        reader = cast("Reader", parser._reader)
         if reader.gets() is not NOT_ENOUGH_DATA:
             return name
         reader.feed(b"*2\r\n:1\r\n$1\r\na\r")

@@ -9,6 +9,7 @@ import hmac
 import json
 import secrets
 import time
+from typing import TYPE_CHECKING, cast
 
 from redis.asyncio import Redis
 
@@ -28,6 +29,15 @@ from engine.keys import (
 )
 from engine.scripts import lua_script
 from engine.verification import Verification
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from redis.typing import EncodableT, FieldT
+
+    # A hash's fields as redis-py's hset takes them; a dict[str, str] is not
+    # one to mypy (the key type of Mapping is invariant), hence the casts.
+    Hash = Mapping[FieldT, EncodableT]
 
 DONE_TTL_SECONDS = 7 * 24 * 3600
 
@@ -124,7 +134,8 @@ class Verifications:
     async def code_hmac(self, verification_id: str, code: str) -> str:
         if not self._code_key:
             await self.redis.set(CODE_KEY, secrets.token_hex(32), nx=True)
-            self._code_key = await self.redis.get(CODE_KEY)
+            # Set just above if it was not there; replies are bytes.
+            self._code_key = cast(bytes, await self.redis.get(CODE_KEY))
         return self._hmac(verification_id, code)
 
     def _hmac(self, verification_id: str, code: str) -> str:
@@ -187,7 +198,7 @@ class Verifications:
         verification_id = secrets.token_hex(6)
         fields = {**verification.to_hash(), "id": verification_id, "account_id": account_id,
                   "e164": e164, "status": "refused", "created_at": f"{time.time():.3f}"}
-        await self.redis.hset(verification_key(verification_id), mapping=fields)
+        await self.redis.hset(verification_key(verification_id), mapping=cast("Hash", fields))
         return verification_id
 
     # -- reading --------------------------------------------------------------
@@ -228,4 +239,4 @@ class Verifications:
 
     async def store_close(self, verification_id: str, fields: dict[str, str]) -> None:
         """The close of the call (times, cause) on a verification with a verdict."""
-        await self.redis.hset(verification_key(verification_id), mapping=fields)
+        await self.redis.hset(verification_key(verification_id), mapping=cast("Hash", fields))
