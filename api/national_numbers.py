@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import cast
 
 import phonenumbers
 from phonenumbers import phonenumberutil as steps
@@ -85,7 +86,8 @@ def fast_e164_number(country_code: str, phone_number: str) -> str | None:
         return library_e164_number(country_code, phone_number)
     if not steps._is_viable_phone_number(phone_number):
         return None
-    metadata = PhoneMetadata.metadata_for_region(region, None)
+    # A known region (calling_region), so never None.
+    metadata = cast(PhoneMetadata, PhoneMetadata.metadata_for_region(region, None))
     found_code, national = _country_code_in(phone_number, metadata)
     if found_code == 0:
         national = phone_number  # no prefix: the digits are the national number
@@ -112,7 +114,8 @@ def _country_code_in(digits: str, metadata) -> tuple[int | None, str]:
     phonenumbers' _maybe_extract_country_code on digits, without its normalizing."""
     if metadata.international_prefix is not None:
         through_idd, rest = steps._parse_prefix_as_idd(
-            steps.re_compile(metadata.international_prefix), digits)
+            # Not in phonenumbers' stubs; there by fast_path_missing's check.
+            steps.re_compile(metadata.international_prefix), digits)  # type: ignore[attr-defined]
         if through_idd:
             if len(rest) <= MIN_NSN:
                 return None, ""

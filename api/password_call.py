@@ -24,6 +24,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
+from typing import cast
 
 import phonenumbers
 from aiohttp import web
@@ -185,7 +186,7 @@ async def place_call(account: Account, request: PasswordCallRequest, store: Stor
     if result == verifications.NO_CREDIT:
         vid = await store.verifications.record_refused(account.account_id, request.e164,
                                                        verification)
-        refused = await store.verifications.get(vid)
+        refused = cast(Verification, await store.verifications.get(vid))  # stored just above
         await records.give_verdict(store, refused, CallOutcome(failure=BILLING, cause=41))
         return Refusal(402, "insufficient balance"), vid
     if result != verifications.ACCEPTED:

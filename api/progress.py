@@ -31,7 +31,7 @@ class ProgressWatch:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._waiters: dict[str, set[asyncio.Event]] = {}
-        self._subscribed: asyncio.Event | None = None
+        self._subscribed = asyncio.Event()  # a new one each time the reader starts
         self._reader: asyncio.Task | None = None
 
     async def wait_until(self, verification_id: str, known: Callable[[], Awaitable[bool]],

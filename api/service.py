@@ -73,17 +73,17 @@ class Service:
     async def start(self) -> None:
         """Start the parts in order; if one fails, stop those started and raise."""
         async with AsyncExitStack() as parts:
-            await parts.enter_async_context(self._redis_store())
+            redis, store = await parts.enter_async_context(self._redis_store())
             if "delivery" in self.components:
-                self.deliverer = self._new_deliverer()
+                self.deliverer = self._new_deliverer(redis)
             if "engine" in self.components:
-                await parts.enter_async_context(self._calls())
+                await parts.enter_async_context(self._calls(redis, store))
             loops = self._loops()
             if loops:
                 await parts.enter_async_context(running(loops))
             if "api" in self.components:
                 await parts.enter_async_context(
-                    serving(self.settings, self.store, reuse_port=self.reuse_port))
+                    serving(self.settings, store, reuse_port=self.reuse_port))
             self._parts = parts.pop_all()
         log.info("callverify started: %s", ", ".join(sorted(self.components)))
 
@@ -102,34 +102,34 @@ class Service:
         await self.stop()
 
     @asynccontextmanager
-    async def _redis_store(self) -> AsyncIterator[None]:
+    async def _redis_store(self) -> AsyncIterator[tuple[Redis, Store]]:
         """The process's one Redis client and its Store."""
         self.redis = connect_redis(self.settings.redis_url)
         self.store = Store(self.redis, self.settings.code_key)
         try:
-            yield
+            yield self.redis, self.store
         finally:
             try:
                 await asyncio.wait_for(self.redis.aclose(), REDIS_CLOSE_SECONDS)
             except TimeoutError:
                 log.warning("Redis connections did not close in %d s", REDIS_CLOSE_SECONDS)
 
-    def _new_deliverer(self) -> Deliverer:
+    def _new_deliverer(self, redis: Redis) -> Deliverer:
         s = self.settings
-        return Deliverer(self.redis, timeout=s.callback_timeout,
+        return Deliverer(redis, timeout=s.callback_timeout,
                          backoff_base=s.delivery_backoff_base,
                          backoff_max=s.delivery_backoff_max,
                          give_up_seconds=s.delivery_give_up_seconds)
 
     @asynccontextmanager
-    async def _calls(self) -> AsyncIterator[None]:
+    async def _calls(self, redis: Redis, store: Store) -> AsyncIterator[None]:
         """The engine and its ARI connection; on exit the calls in progress end
         (up to the stop's grace: a cut call's job stays pending), then ARI closes."""
         s = self.settings
         self.ari = AriClient(s.ari_url, s.ari_user, s.ari_password, s.ari_app,
                              events=EVENTS_READ)
         # With a deliverer here, the engine hands it the callbacks directly.
-        self.engine = Engine(s, self.redis, self.store, self.ari, courier=self.deliverer)
+        self.engine = Engine(s, redis, store, self.ari, courier=self.deliverer)
         try:
             # Do not hold the API back while Asterisk is away: the engine waits
             # for ARI before taking jobs, and the queue keeps them meanwhile.

@@ -210,7 +210,8 @@ class Link:
         self._timer = None
         if not self._pending:
             return
-        if self.loop.time() >= self._pending[0].sent_at + self._timeout:
+        # Armed only with a timeout (_arm): not None here.
+        if self.loop.time() >= self._pending[0].sent_at + self._timeout:  # type: ignore[operator]
             # Replies may still come on it: never use this connection again.
             calls = list(self._pending)
             self._pending.clear()

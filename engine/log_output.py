@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import threading
 import time
 
 from engine.seams import fall_back, missing
@@ -56,6 +57,8 @@ class SecondFormatter(logging.Formatter):
 
 class TurnBufferedHandler(logging.Handler):
     """Lines logged in one event-loop turn reach the stream in one write."""
+
+    lock: threading.RLock  # made by Handler.__init__ (typeshed: RLock | None)
 
     def __init__(self, stream=None) -> None:
         super().__init__()
@@ -108,7 +111,8 @@ def info(logger: logging.Logger, message: str) -> None:
     if handler is None or not logger.isEnabledFor(logging.INFO) or not _only_to(handler, logger):
         logger.info("%s", message)
         return
-    handler.queue(f"{_formatter.asctime(time.time())} INFO {logger.name}: {message}\n")
+    # _formatter is set with _installed, so not None here (no check on this path).
+    handler.queue(f"{_formatter.asctime(time.time())} INFO {logger.name}: {message}\n")  # type: ignore[union-attr]
 
 
 def _only_to(handler: TurnBufferedHandler, logger: logging.Logger) -> bool:

@@ -101,16 +101,17 @@ class Engine:
         try:
             channel_id = self.channel_id(job.verification_id)
             verification = await self.store.verifications.take(job.verification_id, channel_id)
-            status = verification.status if verification else "gone"
             # A finished verification acknowledges its job in the same step.
-            if status == "queued":
+            if verification is None:  # gone
+                await self.queue.ack(job)
+            elif verification.status == "queued":
                 await self._call(job, verification)
-            elif status == "calling" and channel_id not in self.calls:
+            elif verification.status == "calling" and channel_id not in self.calls:
                 # Taken before a crash: its call may still be up on Asterisk.
                 await self.ari.rest.hang_up(channel_id)
                 await self.give_verdict(verification, CallOutcome(failure=ENGINE_LOST),
                                         job_id=job.message_id)
-            elif status != "calling":  # (calling here: the running call acknowledges it)
+            elif verification.status != "calling":  # (calling: the running call acknowledges it)
                 await self.queue.ack(job)
         except Exception:
             log.exception("job %s: failed; it stays pending and will be retried", job.message_id)

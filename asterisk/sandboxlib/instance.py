@@ -26,8 +26,9 @@ START_TIMEOUT = 30.0
 
 
 def _healthy(state: dict | None) -> bool:
-    return bool(state) and pid_alive(state.get("pid"), state.get("asterisk_conf")) \
-        and ari_get(state) == 200
+    if not state:
+        return False
+    return pid_alive(state.get("pid"), state.get("asterisk_conf")) and ari_get(state) == 200
 
 
 def start(instance: str = "main", trunk_uri: str | None = None, http_port: int | None = None,
@@ -106,12 +107,12 @@ def start(instance: str = "main", trunk_uri: str | None = None, http_port: int |
 def status(instance: str = "main") -> dict:
     """{'instance', 'running', 'pid', 'ari_url', 'state'} without secrets."""
     check_instance_name(instance)
-    state = load_state(instance)
+    state = load_state(instance) or {}
     alive = bool(state) and pid_alive(state.get("pid"), state.get("asterisk_conf"))
     answering = alive and ari_get(state) == 200
     return {"instance": instance, "running": bool(answering),
             "process_alive": bool(alive), "pid": state.get("pid") if alive else None,
-            "ari_url": (state or {}).get("ari_url"),
+            "ari_url": state.get("ari_url"),
             "state_file": state_path(instance) if state else None}
 
 

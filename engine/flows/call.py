@@ -11,6 +11,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import overload
 
 from engine.ari.client import AriClient
 from engine.ari.rest import AriError
@@ -149,8 +150,14 @@ class Call:
                                 ring_timeout=plan.ring_timeout, app_args=plan.app_args,
                                 variables=plan.variables(), on_ringing=on_ringing)
 
+    @overload
+    async def next_event(self, timeout: None) -> dict: ...
+    @overload
+    async def next_event(self, timeout: float) -> dict | None: ...
+
     async def next_event(self, timeout: float | None) -> dict | None:
-        """The channel's next event, or None after `timeout` seconds.
+        """The channel's next event, or None after `timeout` seconds (with
+        `timeout` None it waits for the event: never None, as the overloads say).
 
         Digits are kept in `self.digits`; hang-up events raise `CallEnded`.
         """
