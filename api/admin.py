@@ -112,9 +112,9 @@ def webhook_fields(event: str, names: str | None) -> list[str]:
 async def set_webhook(store: Store, account_id: str, event: str, url: str,
                       fields: str | None) -> dict:
     """Subscribe the account's `event` to `url` with the listed body variables."""
-    subscription = {"url": webhook_url(url), "fields": webhook_fields(event, fields)}
+    checked_url, names = webhook_url(url), webhook_fields(event, fields)
     await existing_account(store, account_id)
-    await store.accounts.set_webhook(account_id, event, subscription["url"], subscription["fields"])
+    await store.accounts.set_webhook(account_id, event, checked_url, names)
     return await show_webhook(store, account_id, event)
 
 

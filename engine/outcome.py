@@ -72,7 +72,7 @@ class CallOutcome:
 
     @classmethod
     def from_fields(cls, record: dict[str, str]) -> CallOutcome:
-        values = {}
+        values: dict = {}
         for f in fields(cls):
             raw = record.get(f"outcome_{f.name}")
             if raw is None:

@@ -20,6 +20,7 @@ from typing import TypeVar
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 def missing(names: Iterable[str]) -> str | None:
@@ -49,7 +50,7 @@ def fall_back(what: str, name: str) -> None:
                 "library's own path instead of the fast one", what, name)
 
 
-def choose(what: str, fast: T, library: T, missing_name: str | None) -> T:
+def choose(what: str, fast: T, library: U, missing_name: str | None) -> T | U:
     """`fast` when nothing it reads is missing, else `library` and one warning."""
     if missing_name is None:
         return fast

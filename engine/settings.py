@@ -15,6 +15,7 @@ import dataclasses
 import json
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -167,7 +168,7 @@ def convert(raw: Any, default: Any) -> Any:
     return str(raw)
 
 
-def load_settings(env: dict | None = None, **overrides) -> Settings:
+def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings:
     """The settings from `env` (default: os.environ), its CALLVERIFY_CONFIG file
     and `overrides`, checked; SettingsError names every bad value at once."""
     env = os.environ if env is None else env

@@ -74,7 +74,8 @@ class Verification:
         return verification
 
 
-_TYPES = {"str": str, "int": int, "float": float, "bool": bool}
+# Field.type is the annotation's text here (`from __future__ import annotations`).
+_TYPES: dict[str | type, type] = {"str": str, "int": int, "float": float, "bool": bool}
 _SCALARS = tuple((f.name, _TYPES[f.type], f.default) for f in fields(Verification)
                  if f.name != "outcome")
 _KINDS = {name: kind for name, kind, _ in _SCALARS}

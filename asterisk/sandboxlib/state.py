@@ -43,7 +43,7 @@ def known_instances() -> list[str]:
 def wanted_settings(instance: str, old: dict | None, overrides: dict) -> dict:
     """Ports and trunk URI: overrides, else the instance's defaults, else its last run."""
     defaults = INSTANCE_DEFAULTS.get(instance, {})
-    wanted = {}
+    wanted: dict = {}  # the ports (int), then the trunk URI (str)
     for key in PORT_KEYS:
         val = overrides.get(key)
         if val is None:

@@ -10,7 +10,8 @@ import asyncio
 import itertools
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import aiohttp
 import orjson
@@ -18,7 +19,7 @@ import orjson
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[dict], None]
-ConnectHook = Callable[[], Awaitable[None]]
+ConnectHook = Callable[[], Coroutine[Any, Any, None]]  # run as a task
 
 
 class EventStream:
@@ -106,8 +107,8 @@ class EventStream:
         if ws is None or ws.closed:
             raise ConnectionError("ARI WebSocket not connected")
         request_id = str(next(self._request_ids))
-        message = {"type": "RESTRequest", "request_id": request_id, "method": method,
-                   "uri": uri}
+        message: dict[str, Any] = {"type": "RESTRequest", "request_id": request_id,
+                                   "method": method, "uri": uri}
         if query:
             message["query_strings"] = query
         if body is not None:
