@@ -9,7 +9,7 @@ import aiohttp
 
 from engine.verifications import Verifications
 from tests.conftest import free_port
-from tests.integration.test_api_return_codes import CODE  # api, serve: fixtures
+from tests.integration.test_api_return_codes import CODE, api, serve  # noqa: F401 (fixtures)
 
 
 async def test_healthz_ok_when_redis_answers(api):
