@@ -152,8 +152,11 @@ class Engine:
                     await call.hang_up()
                 await close_call(self.store, vid, call.record)
         finally:
-            self.calls.pop(call.channel_id, None)
-            call.close()
+            try:
+                await call.hang_up()  # left up only if a step above raised
+            finally:
+                self.calls.pop(call.channel_id, None)
+                call.close()
         log.info("verification %s: done (answered=%d cause=%s attempts=%d)", vid,
                  outcome.answered, call.record.cause, outcome.attempts)
 

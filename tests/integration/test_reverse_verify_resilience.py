@@ -125,3 +125,25 @@ async def test_orphaned_channel_of_a_crashed_engine_is_hung_up_and_finished(
                 await asyncio.sleep(0.1)
             assert await ari_channels(sandbox) == []
     assert callback["query"]["answered"] == "0" and callback["query"]["reason"] == "0"
+
+
+async def test_a_verdict_that_cannot_be_stored_still_hangs_the_call_up(service, api, account,
+                                                                       callbacks, phone):
+    """Redis failing at the verdict: the phone is hung up at once, not left up
+    until the call cap; the job stays pending for a later take."""
+    sipp = phone("answer_dtmf", keys="1234#")
+    failed = asyncio.Event()
+
+    async def unreachable(*args, **kwargs):
+        failed.set()
+        raise redis.ConnectionError("Redis went away")
+
+    service.engine.give_verdict = unreachable
+    assert await api.reverse_verify(**params(account, callbacks, "5551230301")) == "0"
+    await asyncio.wait_for(failed.wait(), 30)
+    # The phone gets our BYE within seconds (the call cap is minutes away).
+    await asyncio.to_thread(sipp.wait, timeout=10)
+    assert sipp.returncode == 0
+    assert await service.engine.queue.pending_count() == 1
+    for job in await service.engine.queue.own_pending():
+        await service.engine.queue.ack(job)
