@@ -97,6 +97,8 @@ async def run(call: Call, verification: Verification, settings: Settings,
     waited_for = verification.is_with_redirect  # the API's answer waits for the evidence
 
     async def on_progress(stage: str, is_redirect: bool) -> None:
+        if stage == "ended" and not waited_for:
+            return  # the verdict stores the same, and no answer waits for it now
         await store.verifications.report_progress(verification.id, stage, is_redirect,
                                                   notify=waited_for)
 
