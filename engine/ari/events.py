@@ -22,6 +22,11 @@ EventHandler = Callable[[dict], None]
 ConnectHook = Callable[[], Coroutine[Any, Any, None]]  # run as a task
 
 
+class NotSent(ConnectionError):
+    """The request never left: the WebSocket was closed or closing. Safe to
+    send again another way, even a POST."""
+
+
 class EventStream:
     """Keeps one WebSocket to /ari/events open for a Stasis application.
 
@@ -100,12 +105,13 @@ class EventStream:
                       body: str | None = None, timeout: float = 10.0) -> dict:
         """One REST request over the WebSocket; its RESTResponse message.
 
-        Raises ConnectionError when the WebSocket is not open or closes before
-        the answer, TimeoutError when none comes within `timeout`.
+        Raises NotSent when the WebSocket is not open or cannot take the
+        request, ConnectionError when it closes before the answer, TimeoutError
+        when none comes within `timeout`.
         """
         ws = self._ws
         if ws is None or ws.closed:
-            raise ConnectionError("ARI WebSocket not connected")
+            raise NotSent("ARI WebSocket not connected")
         request_id = str(next(self._request_ids))
         message: dict[str, Any] = {"type": "RESTRequest", "request_id": request_id,
                                    "method": method, "uri": uri}
@@ -117,7 +123,10 @@ class EventStream:
         answer = asyncio.get_running_loop().create_future()
         self._answers[request_id] = answer
         try:
-            await ws.send_str(orjson.dumps(message).decode())
+            try:
+                await ws.send_str(orjson.dumps(message).decode())
+            except ConnectionError as exc:  # closing: aiohttp's reset error
+                raise NotSent(str(exc)) from exc
             async with asyncio.timeout(timeout):
                 return await answer
         finally:

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import orjson
 
+from engine.ari.events import NotSent
+
 if TYPE_CHECKING:
     from engine.ari.events import EventStream
 
@@ -74,7 +76,10 @@ class AriRest:
         clean = {k: _param(v) for k, v in (params or {}).items() if v is not None}
         socket = websocket or self.websocket
         if not http and socket is not None and socket.takes_rest:
-            return await self._over_websocket(socket, method, path, clean, body)
+            try:
+                return await self._over_websocket(socket, method, path, clean, body)
+            except NotSent:
+                pass  # the socket went between the check and the send: use HTTP
         try:
             async with self._session.request(method, self.base_url + path, params=clean,
                                              json=body) as resp:
@@ -93,6 +98,8 @@ class AriRest:
                 method, path.lstrip("/"), query=query,
                 body=orjson.dumps(body).decode() if body is not None else None,
                 timeout=self._timeout.total or 10.0)
+        except NotSent:
+            raise
         except (ConnectionError, TimeoutError) as exc:
             raise AriError(0, f"{type(exc).__name__}: {exc}") from exc
         status, text = int(answer.get("status_code") or 0), answer.get("message_body") or ""

@@ -6,7 +6,7 @@ import asyncio
 import json
 
 import pytest
-from aiohttp import WSMsgType, web
+from aiohttp import ClientConnectionResetError, WSMsgType, web
 
 from engine.ari.client import AriClient
 from engine.ari.rest import AriError
@@ -111,6 +111,22 @@ async def test_a_socket_closing_under_a_request_fails_it_at_once(client):
     # While the socket is down, requests go over HTTP.
     assert not ari.events.takes_rest
     assert await ari.rest.channels() == []
+
+
+@pytest.mark.parametrize("client", ["answer"], indirect=True)
+async def test_a_request_the_closing_socket_cannot_send_goes_over_http(client, monkeypatch):
+    """Between the `takes_rest` check and the send the socket can start closing
+    (aiohttp then refuses the write): the request was never sent, so HTTP takes it."""
+    ari, fake = client
+    sent_before = len(fake.requests)
+
+    async def closing(*args, **kwargs):
+        raise ClientConnectionResetError("Cannot write to closing transport")
+
+    monkeypatch.setattr(ari.events._ws, "send_str", closing)
+    assert ari.events.takes_rest
+    assert await ari.rest.channels() == []  # the fake's HTTP answer
+    assert len(fake.requests) == sent_before
 
 
 def probes(fake: FakeAri) -> list[dict]:
