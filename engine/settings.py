@@ -49,8 +49,12 @@ class Settings:
     default_caller_id: str = "0000000000"
     cli_prefix: str = "4212222"
     countries: tuple[str, ...] = ("1", "44", "421")
+    regions: tuple[str, ...] = ("US", "CA", "GB", "GG", "JE", "IM", "SK")
     blocked_prefixes: tuple[str, ...] = DEFAULT_BLOCKED
     call_price: int = 1
+    call_prices: dict = field(default_factory=dict)
+    prefix_alarm_per_minute: int = 30
+    egress_allow: tuple[str, ...] = ()
     flood_seconds: int = 60
     ring_timeout: float = 30.0
     first_digit_timeout: float = 10.0

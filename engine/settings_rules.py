@@ -40,6 +40,7 @@ DOTTED_NUMBERS = re.compile(r"[0-9.]+")
 PORT = re.compile(r"[0-9]{1,5}")
 COUNTRY = re.compile(r"[1-9][0-9]{0,2}")
 PREFIX_DIGITS = re.compile(r"[1-9][0-9]{0,14}")
+REGION = re.compile(r"[A-Z]{2}")  # ISO 3166-1 alpha-2, as phonenumbers names regions
 CLI_PREFIX = re.compile(r"(?:[1-9][0-9]{0,10})?")
 CALLER_ID = re.compile(r"[0-9]{1,15}")
 INSTANCE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")  # asterisk/sandboxlib/host.py
@@ -145,6 +146,20 @@ def _prices(value: Any) -> bool:
         for k, p in value.items())
 
 
+def _region_prices(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and (REGION.fullmatch(k) or PREFIX_DIGITS.fullmatch(k))
+        and _whole(p) and p >= 0 for k, p in value.items())
+
+
+def _networks(value: Any) -> bool:
+    if not isinstance(value, (tuple, list)):
+        return False
+    for network in value:
+        ipaddress.ip_network(network, strict=False)  # ValueError: not a CIDR
+    return True
+
+
 def _prompts(value: Any) -> bool:
     def media(v: Any) -> bool:
         if isinstance(v, str):
@@ -178,6 +193,14 @@ RULES: dict[str, Rule] = {
                            "number is this prefix and a 4-digit code)"),
     "countries": each(COUNTRY, "a comma-separated list of country calling codes (1-3 digits, "
                       "not starting with 0), at least one", at_least=1),
+    "regions": each(REGION, "a comma-separated list of ISO 3166 region codes (e.g. US,GB,SK), "
+                    "at least one", at_least=1),
+    "call_prices": Rule("a JSON object (in TOML, a table) of ISO region codes or E.164 prefixes to "
+                        'whole numbers of balance units >= 0, e.g. {"GB": 2, "1876": 50}',
+                        _region_prices),
+    "prefix_alarm_per_minute": whole(0, what="a whole number of calls a minute (0: no alarm)"),
+    "egress_allow": Rule("a comma-separated list of CIDR networks (e.g. 127.0.0.0/8,10.1.0.0/16), "
+                         "or empty", _networks),
     "blocked_prefixes": each(PREFIX_DIGITS, "a comma-separated list of E.164 prefixes "
                              "(1-15 digits, not starting with 0), or empty"),
     "call_price": whole(0, what="a whole number of balance units"),
