@@ -76,9 +76,18 @@ async def healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok", content_type="text/plain")
 
 
+SERVER = "callverify"
+
+
+async def server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """Name the server without versions (aiohttp's default names Python's and its own)."""
+    response.headers["Server"] = SERVER
+
+
 def create_app(settings: Settings, store: Store) -> web.Application:
     """Build the aiohttp application serving the public APIs and /healthz on `store`."""
     app = web.Application()
+    app.on_response_prepare.append(server_header)
     app[SETTINGS] = settings
     app[STORE] = store
     app.cleanup_ctx.append(progress_watch)

@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 
+from engine import log_redaction
 from engine.seams import fall_back, missing
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -133,9 +134,11 @@ PRIVATE = ("logging:_srcfile",)
 def configure(stream=None) -> None:
     """Log INFO and up to `stream` (stderr), one line a record: turn-buffered
     while logging has the private name it sets, else through a StreamHandler
-    (and one warning). The lines name no thread, process or source line, so
+    (and one warning). Libraries' loggers get the redacting filter
+    (engine/log_redaction.py). The lines name no thread, process or source line, so
     records skip collecting them (the logging HOWTO's "Optimization")."""
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    log_redaction.install()
     name = missing(PRIVATE)
     if name is None:
         turn_buffered(stream)

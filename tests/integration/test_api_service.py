@@ -84,3 +84,12 @@ async def test_https_when_certificate_and_key_are_set(serve, tmp_path):
                             ssl=trust) as resp:
             assert (resp.status, resp.content_type, await resp.text()) == (200, "text/plain", "0")
     assert await secure.queued() == 1
+
+
+async def test_the_server_header_names_no_versions(api):
+    """aiohttp's default (`Python/3.11 aiohttp/3.x`) tells a scanner what to try."""
+    for method, path in (("GET", "/healthz"), ("GET", "/api/reverse_verify/"),
+                         ("GET", "/nowhere"), ("DELETE", "/healthz"),
+                         ("POST", "/api/protected/api/auth/passwordcall")):
+        async with api.http.request(method, api.base_url + path) as resp:
+            assert resp.headers.get("Server") == "callverify", (method, path, resp.status)
