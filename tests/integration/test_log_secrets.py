@@ -44,7 +44,7 @@ def fetch(base: str, path: str, *, data: bytes | None = None, headers: dict | No
         return exc.code
 
 
-def test_nothing_secret_reaches_the_log(cli_env):  # noqa: F811 (the fixture)
+def test_nothing_secret_reaches_the_log(cli_env):
     new = json.loads(callverify(cli_env, "account", "create", "--name", "l", "--credits", "0"))
     proc, base = start_api(cli_env)
     try:
