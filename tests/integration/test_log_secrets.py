@@ -72,3 +72,10 @@ def test_nothing_secret_reaches_the_log(cli_env):
     assert "Traceback" not in output
     for secret in (KEY, TOKEN, SECRET, new["api_key"], new["token"], *CODES, NUMBER):
         assert secret not in output, (secret, output)
+
+
+def test_callverify_settings_masks_the_redis_password(cli_env):
+    for url in ("redis://:Pw1secret@127.0.0.1:6379/0", "redis://cv:Pw1secret@127.0.0.1:6379/0",
+                "rediss://127.0.0.1:6379/0?password=Pw1secret"):
+        shown = callverify({**cli_env, "CALLVERIFY_REDIS_URL": url}, "settings")
+        assert "Pw1secret" not in shown and "***" in shown and "127.0.0.1:6379" in shown
