@@ -64,6 +64,14 @@ async def show_account(store: Store, account_id: str) -> dict:
     return account_view(await existing_account(store, account_id))
 
 
+async def webhook_secret(store: Store, account_id: str, rotate: bool) -> str:
+    """The account's webhook signing secret; with `rotate` a new one (the one
+    it replaces keeps signing alongside it for 24 h)."""
+    await existing_account(store, account_id)
+    secrets = store.webhook_secrets
+    return await (secrets.rotate(account_id) if rotate else secrets.current(account_id))
+
+
 def dnc_number(raw: str) -> str:
     """E.164 digits without the plus; a leading + is accepted and stripped."""
     digits = raw.strip().removeprefix("+")

@@ -39,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     ring = actions.add_parser("ring-window", help="how long password calls ring (5-120 s)")
     ring.add_argument("account_id")
     ring.add_argument("seconds", type=float)
+    signing = actions.add_parser("webhook-secret",
+                                 help="print the secret that signs the account's callbacks")
+    signing.add_argument("account_id")
+    signing.add_argument("--rotate", action="store_true",
+                         help="make a new secret; the old one also signs for 24 h more")
 
     webhook = commands.add_parser("webhook", help="an account's webhook subscriptions")
     hooks = webhook.add_subparsers(dest="action", required=True)
@@ -80,6 +85,8 @@ async def admin_command(args: argparse.Namespace, settings: Settings) -> str:
             return number
         if args.command == "webhook":
             return json.dumps(await webhook_command(args, store))
+        if args.action == "webhook-secret":  # the secret alone, for a shell variable
+            return await admin.webhook_secret(store, args.account_id, args.rotate)
         if args.action == "create":
             result = await admin.create_account(store, args.name, args.credits)
         elif args.action == "credit":

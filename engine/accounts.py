@@ -10,7 +10,16 @@ from typing import cast
 
 from redis.asyncio import Redis
 
-from engine.keys import ACCOUNT_SEQ, account_key, api_key_index, digest, token_index, webhook_key
+from engine.keys import (
+    ACCOUNT_SEQ,
+    account_key,
+    api_key_index,
+    digest,
+    token_index,
+    webhook_key,
+    webhook_secret_key,
+)
+from engine.webhook_secrets import new_secret
 
 FIRST_ACCOUNT_ID = 100000
 
@@ -46,6 +55,7 @@ class Accounts:
             })
             pipe.set(api_key_index(api_key), account_id)
             pipe.set(token_index(token), account_id)
+            pipe.hset(webhook_secret_key(account_id), "secret", new_secret())
             await pipe.execute()
         return NewAccount(account_id, api_key, token)
 

@@ -21,6 +21,7 @@ from yarl import URL
 
 from engine.keys import DEAD, DELIVERY_PREFIX, DUE, WAKE, delivery_key
 from engine.scripts import lua_script
+from engine.webhook_signing import DeliverySigner
 
 log = logging.getLogger(__name__)
 
@@ -64,24 +65,29 @@ class Delivery:
     body: str
     attempts: int
     created_at: float
+    account_id: str = ""  # whose secrets sign it; none on deliveries stored before
 
     @classmethod
     def from_hash(cls, delivery_id: str, flat: list[bytes]) -> Delivery:
         raw = {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)}
         return cls(delivery_id, raw[b"method"].decode(), raw[b"url"].decode(),
-                   raw[b"body"].decode(), int(raw[b"attempts"]), float(raw[b"created_at"]))
+                   raw[b"body"].decode(), int(raw[b"attempts"]), float(raw[b"created_at"]),
+                   raw.get(b"account_id", b"").decode())
 
     @classmethod
     def from_new(cls, new: dict) -> Delivery:
         """The delivery `new_delivery` described, as stored."""
         f = new["fields"]
         return cls(new["id"], f["method"], f["url"], f["body"], int(f["attempts"]),
-                   float(f["created_at"]))
+                   float(f["created_at"]), f.get("account_id", ""))
 
 
 def new_delivery(method: str, url: str, *, params: dict | None = None,
-                 payload: dict | None = None, kind: str = "", leased: bool = False) -> dict:
+                 payload: dict | None = None, kind: str = "", leased: bool = False,
+                 account_id: str = "") -> dict:
     """A delivery's id, hash fields and due time; GET carries `params`, POST a JSON `payload`.
+
+    It is signed with the secrets of `account_id` (engine/webhook_signing.py).
 
     A `leased` one is stored as leased to the process that creates it (see
     `Deliverer.hand_over`): due when the lease runs out, with no wake-up.
@@ -92,6 +98,7 @@ def new_delivery(method: str, url: str, *, params: dict | None = None,
     return {"id": secrets.token_hex(8), "due": now + LEASE_SECONDS if leased else now,
             "wake": not leased, "fields": {
                 "method": method, "url": url, "kind": kind, "attempts": "0",
+                "account_id": account_id,
                 "body": json.dumps(payload) if payload is not None else "",
                 "created_at": f"{now:.3f}"}}
 
@@ -120,6 +127,7 @@ class Deliverer:
         self._tasks: set[asyncio.Task] = set()
         self._stopping = asyncio.Event()
         self._http: aiohttp.ClientSession | None = None
+        self._signer = DeliverySigner(redis)
 
     @property
     def taking(self) -> bool:
@@ -190,6 +198,7 @@ class Deliverer:
         if delivery.body:
             headers["Content-Type"] = "application/json"
             data = delivery.body
+        headers.update(await self._signer.headers(delivery))
         try:
             async with http.request(delivery.method, delivery.url, data=data, headers=headers) as resp:
                 await resp.read()

@@ -45,6 +45,11 @@ def webhook_key(account_id: str, event: str) -> str:
     return f"cv:webhook:{account_id}:{event}"
 
 
+def webhook_secret_key(account_id: str) -> str:
+    """The account's signing secrets (engine/webhook_secrets.py)."""
+    return f"cv:webhook-secret:{account_id}"
+
+
 def verification_key(verification_id: str) -> str:
     return f"cv:verification:{verification_id}"
 

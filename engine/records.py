@@ -33,7 +33,7 @@ async def give_verdict(store: Store, verification: Verification, outcome: CallOu
               "finished_at": f"{time.time():.3f}"}
     leased = courier is not None and courier.taking
     deliveries = [new_delivery(n.method, n.url, params=n.params, payload=n.payload, kind=n.kind,
-                               leased=leased)
+                               leased=leased, account_id=verification.account_id)
                   for n in notifications_for(verification, outcome)]
     given = await store.verifications.store_verdict(
         verification.id, fields, [stored_form(d) for d in deliveries], job_id=job_id)

@@ -7,6 +7,7 @@ from redis.asyncio import Redis
 from engine.accounts import Account, Accounts, NewAccount
 from engine.dnc import DoNotCall
 from engine.verifications import Verifications
+from engine.webhook_secrets import WebhookSecrets
 
 __all__ = ["Account", "NewAccount", "Store"]
 
@@ -19,3 +20,4 @@ class Store:
         self.accounts = Accounts(redis)
         self.dnc = DoNotCall(redis)
         self.verifications = Verifications(redis, code_key)
+        self.webhook_secrets = WebhookSecrets(redis)
