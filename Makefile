@@ -27,9 +27,13 @@ integration: deps venv
 	$(BIN)/pytest -q tests/integration
 
 # The service at CPU priority -10 beside Asterisk (engine/priority.py);
-# CALLVERIFY_CPU_NICE=0 make run leaves it at the default.
+# CALLVERIFY_CPU_NICE=0 make run leaves it at the default. Callbacks may go to
+# 127.0.0.0/8 (the README's local quick start) unless CALLVERIFY_EGRESS_ALLOW
+# is set: an explicit empty value allows nothing private (docs/security.md).
 run: deps venv sandbox redis
-	CALLVERIFY_CPU_NICE=$${CALLVERIFY_CPU_NICE:--10} exec $(BIN)/callverify run
+	CALLVERIFY_CPU_NICE=$${CALLVERIFY_CPU_NICE:--10} \
+	CALLVERIFY_EGRESS_ALLOW=$${CALLVERIFY_EGRESS_ALLOW-127.0.0.0/8} \
+	exec $(BIN)/callverify run
 
 deps:
 	@missing=""; \

@@ -119,7 +119,8 @@ class Service:
         return Deliverer(redis, timeout=s.callback_timeout,
                          backoff_base=s.delivery_backoff_base,
                          backoff_max=s.delivery_backoff_max,
-                         give_up_seconds=s.delivery_give_up_seconds)
+                         give_up_seconds=s.delivery_give_up_seconds,
+                         egress_allow=s.egress_allow)
 
     @asynccontextmanager
     async def _calls(self, redis: Redis, store: Store) -> AsyncIterator[None]:

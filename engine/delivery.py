@@ -4,6 +4,12 @@ A delivery is a hash plus its due time in a sorted set. A worker leases due
 deliveries by pushing their due time forward (atomically), so several workers
 never send the same one twice at once, and a worker that dies mid-send leaves
 the delivery to be retried when the lease runs out.
+
+Every send goes through the egress guard (engine/egress.py, engine/outbound.py).
+A delivery it refuses, or whose URL could not be built, goes straight to the
+dead list with the reason in `last_error`; so does one that keeps failing
+past the give-up time. Logs and `last_error` name a delivery by its id, kind
+and host, never by its URL: a callback's query carries the customer's secret.
 """
 from __future__ import annotations
 
@@ -13,13 +19,16 @@ import logging
 import random
 import secrets
 import time
+import traceback
 from dataclasses import dataclass
 
 import aiohttp
 from redis.asyncio import Redis
 from yarl import URL
 
+from engine.egress import EgressRefused, host_of
 from engine.keys import DEAD, DELIVERY_PREFIX, DUE, WAKE, delivery_key
+from engine.outbound import failure_text, outbound_session, send
 from engine.scripts import lua_script
 from engine.webhook_signing import DeliverySigner
 
@@ -66,20 +75,29 @@ class Delivery:
     attempts: int
     created_at: float
     account_id: str = ""  # whose secrets sign it; none on deliveries stored before
+    kind: str = ""
+    refused: str = ""  # why it may not be sent at all (its URL could not be built)
 
     @classmethod
     def from_hash(cls, delivery_id: str, flat: list[bytes]) -> Delivery:
         raw = {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)}
         return cls(delivery_id, raw[b"method"].decode(), raw[b"url"].decode(),
                    raw[b"body"].decode(), int(raw[b"attempts"]), float(raw[b"created_at"]),
-                   raw.get(b"account_id", b"").decode())
+                   raw.get(b"account_id", b"").decode(), raw.get(b"kind", b"").decode(),
+                   raw.get(b"refused", b"").decode())
 
     @classmethod
     def from_new(cls, new: dict) -> Delivery:
         """The delivery `new_delivery` described, as stored."""
         f = new["fields"]
         return cls(new["id"], f["method"], f["url"], f["body"], int(f["attempts"]),
-                   float(f["created_at"]), f.get("account_id", ""))
+                   float(f["created_at"]), f.get("account_id", ""), f["kind"],
+                   f.get("refused", ""))
+
+    @property
+    def named(self) -> str:
+        """How logs name it: id, kind and host (never the URL's path or query)."""
+        return f"{self.delivery_id} ({self.kind or 'delivery'} to {host_of(self.url)})"
 
 
 def new_delivery(method: str, url: str, *, params: dict | None = None,
@@ -91,16 +109,24 @@ def new_delivery(method: str, url: str, *, params: dict | None = None,
 
     A `leased` one is stored as leased to the process that creates it (see
     `Deliverer.hand_over`): due when the lease runs out, with no wake-up.
+    A URL that cannot be built does not stop the verdict that sends it: the
+    delivery is stored `refused`, and the deliverer moves it to the dead list.
     """
+    refused = ""
     if params:
-        url = str(URL(url).extend_query(params))
+        try:
+            url = str(URL(url).extend_query(params))
+        except (ValueError, TypeError) as exc:
+            refused = f"the URL cannot be built ({type(exc).__name__})"
     now = time.time()
+    fields = {"method": method, "url": url, "kind": kind, "attempts": "0",
+              "account_id": account_id,
+              "body": json.dumps(payload) if payload is not None else "",
+              "created_at": f"{now:.3f}"}
+    if refused:
+        fields["refused"] = refused
     return {"id": secrets.token_hex(8), "due": now + LEASE_SECONDS if leased else now,
-            "wake": not leased, "fields": {
-                "method": method, "url": url, "kind": kind, "attempts": "0",
-                "account_id": account_id,
-                "body": json.dumps(payload) if payload is not None else "",
-                "created_at": f"{now:.3f}"}}
+            "wake": not leased, "fields": fields}
 
 
 class Deliverer:
@@ -115,8 +141,10 @@ class Deliverer:
 
     def __init__(self, redis: Redis, *, timeout: float = 10.0, backoff_base: float = 5.0,
                  backoff_max: float = 600.0, give_up_seconds: float = 7200.0,
-                 concurrency: int = 50) -> None:
+                 concurrency: int = 50, egress_allow: tuple[str, ...] = ()) -> None:
+        """`egress_allow`: CIDRs a delivery may reach though not globally routable."""
         self.redis = redis
+        self.egress_allow = tuple(egress_allow)
         self.timeout = timeout
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
@@ -144,7 +172,7 @@ class Deliverer:
             self._spawn(self._send_when_free(Delivery.from_new(new)))
 
     async def run(self) -> None:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as http:
+        async with outbound_session(self.egress_allow, self.timeout) as http:
             self._http = http
             try:
                 await self._lease_until_stopped()
@@ -181,18 +209,24 @@ class Deliverer:
             if http is None or http.closed:  # stopped since it was handed over
                 await self._release(delivery.delivery_id)
                 return
-            error = await self._attempt(http, delivery)
+            try:
+                error = await self._attempt(http, delivery)
+            except EgressRefused as refused:
+                await self._bury(delivery, delivery.attempts, f"egress refused: {refused}")
+                return
             if error is None:
                 await self._done(delivery.delivery_id)
             else:
                 await self._retry(delivery, error)
-        except Exception:
-            log.exception("delivery %s: unexpected failure; the lease will expire and retry",
-                          delivery.delivery_id)
+        except Exception as exc:
+            await self._failed_unexpectedly(delivery, exc)
         finally:
             self._slots.release()
 
     async def _attempt(self, http: aiohttp.ClientSession, delivery: Delivery) -> str | None:
+        """Send once: None when the receiver took it (2xx), else what went wrong."""
+        if delivery.refused:
+            raise EgressRefused(delivery.refused)
         headers = {"User-Agent": "callverify"}
         data = None
         if delivery.body:
@@ -200,15 +234,31 @@ class Deliverer:
             data = delivery.body
         headers.update(await self._signer.headers(delivery))
         try:
-            async with http.request(delivery.method, delivery.url, data=data, headers=headers) as resp:
-                await resp.read()
-                if 200 <= resp.status < 300:
-                    log.info("delivery %s: %s after %d attempt(s)", delivery.delivery_id,
-                             resp.status, delivery.attempts + 1)
-                    return None
-                return f"HTTP {resp.status}"
+            status = await send(http, self.egress_allow, delivery.method, delivery.url,
+                                data=data, headers=headers)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            return f"{type(exc).__name__}: {exc}"[:200]
+            return failure_text(exc)
+        if 200 <= status < 300:
+            log.info("delivery %s: %s after %d attempt(s)", delivery.named, status,
+                     delivery.attempts + 1)
+            return None
+        return f"HTTP {status}"
+
+    async def _failed_unexpectedly(self, delivery: Delivery, exc: Exception) -> None:
+        """Count an attempt that raised as a failed one, so it is not leased forever.
+
+        Logged with where it was raised, not the exception's text (it may
+        carry the URL); if Redis cannot take the count, the lease runs out
+        and the delivery is sent again.
+        """
+        where = "".join(traceback.format_tb(exc.__traceback__))
+        log.error("delivery %s: unexpected %s; counted as a failed attempt\n%s",
+                  delivery.named, type(exc).__name__, where)
+        try:
+            await self._retry(delivery, f"unexpected {type(exc).__name__}")
+        except Exception as again:
+            log.error("delivery %s: could not count the failed attempt (%s); the lease will "
+                      "expire and it is sent again", delivery.delivery_id, type(again).__name__)
 
     async def _done(self, delivery_id: str) -> None:
         await self._done_script(keys=[delivery_key(delivery_id), DUE], args=[delivery_id])
@@ -224,19 +274,24 @@ class Deliverer:
         attempts = delivery.attempts + 1
         key = delivery_key(delivery.delivery_id)
         if time.time() - delivery.created_at > self.give_up_seconds:
-            log.warning("delivery %s: giving up after %d attempts (%s)",
-                        delivery.delivery_id, attempts, error)
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hset(key, mapping={"attempts": attempts, "last_error": error})
-                pipe.zrem(DUE, delivery.delivery_id)
-                pipe.zadd(DEAD, {delivery.delivery_id: time.time()})
-                await pipe.execute()
+            await self._bury(delivery, attempts, error, f"giving up after {attempts} attempts")
             return
         delay = min(self.backoff_base * 2 ** (attempts - 1), self.backoff_max)
         delay *= random.uniform(0.8, 1.2)
         log.info("delivery %s: attempt %d failed (%s); next in %.1fs",
-                 delivery.delivery_id, attempts, error, delay)
+                 delivery.named, attempts, error, delay)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping={"attempts": attempts, "last_error": error})
             pipe.zadd(DUE, {delivery.delivery_id: time.time() + delay})
+            await pipe.execute()
+
+    async def _bury(self, delivery: Delivery, attempts: int, error: str,
+                    why: str = "not sent") -> None:
+        """Move it to the dead list (DEAD) with the reason in `last_error`."""
+        log.warning("delivery %s: %s (%s); moved to the dead list", delivery.named, why, error)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(delivery_key(delivery.delivery_id),
+                      mapping={"attempts": attempts, "last_error": error})
+            pipe.zrem(DUE, delivery.delivery_id)
+            pipe.zadd(DEAD, {delivery.delivery_id: time.time()})
             await pipe.execute()

@@ -142,6 +142,8 @@ def service_env(redis_url: str, state: dict, listen: str) -> dict:
         "CALLVERIFY_API_LISTEN": listen,
         # The bench measures the machine, not the default cap of 200 calls.
         "CALLVERIFY_MAX_CONCURRENT_CALLS": "5000",
+        # The bench's callback receiver listens on 127.0.0.1 (the egress guard).
+        "CALLVERIFY_EGRESS_ALLOW": "127.0.0.0/8",
     })
     return env
 

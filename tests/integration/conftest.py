@@ -28,6 +28,8 @@ from tests.phones.phone import SipPhone
 ROOT = Path(__file__).resolve().parents[2]
 SANDBOX = [sys.executable, str(ROOT / "asterisk" / "sandbox.py")]
 APP = "cvtest"
+# The callback receivers listen on 127.0.0.1: the egress guard must let them in.
+LOCAL = ("127.0.0.0/8",)
 
 
 def _running(instance: str) -> bool:
@@ -61,7 +63,7 @@ def settings(clean_redis, sandbox):
         ari_password=sandbox["ari_password"], ari_app=APP, api_listen=f"127.0.0.1:{free_port()}",
         ring_timeout=6, first_digit_timeout=4, inter_digit_timeout=3,
         delivery_backoff_base=0.2, delivery_backoff_max=1, claim_idle_seconds=5,
-        consumer_name="pytest-engine")
+        consumer_name="pytest-engine", egress_allow=LOCAL)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from engine.delivery import DEAD, DUE, WAKE, Deliverer, delivery_key, new_delivery
+from tests.integration.conftest import LOCAL
 
 
 async def queue(redis: Redis, delivery: dict) -> None:
@@ -27,7 +28,7 @@ async def redis(clean_redis):
 
 @pytest.fixture
 async def deliverer(redis):
-    worker = Deliverer(redis, timeout=2, backoff_base=30, give_up_seconds=3600)
+    worker = Deliverer(redis, timeout=2, backoff_base=30, give_up_seconds=3600, egress_allow=LOCAL)
     task = asyncio.get_running_loop().create_task(worker.run())
     yield worker
     worker.stop()
@@ -74,7 +75,7 @@ async def test_a_refused_delivery_is_kept_and_rescheduled(redis, deliverer, call
 
 
 async def test_given_up_after_the_give_up_time(redis, callbacks):
-    worker = Deliverer(redis, timeout=2, backoff_base=30, give_up_seconds=0)
+    worker = Deliverer(redis, timeout=2, backoff_base=30, give_up_seconds=0, egress_allow=LOCAL)
     task = asyncio.get_running_loop().create_task(worker.run())
     try:
         callbacks.statuses = [503]

@@ -16,6 +16,7 @@ from engine.keys import CALLS_GROUP, CALLS_STREAM, verification_key
 from engine.outcome import CallOutcome
 from engine.store import Store
 from engine.verification import Verification
+from tests.integration.conftest import LOCAL
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ async def stopped(worker: Deliverer, task: asyncio.Task) -> None:
 @pytest.fixture
 async def other_worker(redis):
     """A deliverer in some other process: it sends whatever is due."""
-    worker = Deliverer(redis, timeout=2, backoff_base=30)
+    worker = Deliverer(redis, timeout=2, backoff_base=30, egress_allow=LOCAL)
     task = await running(worker)
     yield worker
     await stopped(worker, task)
@@ -60,7 +61,7 @@ def matched() -> CallOutcome:
 
 
 async def test_a_finishing_process_sends_its_callback_itself(redis, other_worker, callbacks):
-    courier = Deliverer(redis, timeout=2, backoff_base=30)
+    courier = Deliverer(redis, timeout=2, backoff_base=30, egress_allow=LOCAL)
     task = await running(courier)
     try:
         callbacks.hold = asyncio.Event()
@@ -87,14 +88,14 @@ async def test_a_finishing_process_sends_its_callback_itself(redis, other_worker
 
 async def test_a_courier_that_is_not_running_leaves_the_callback_to_any_worker(
         redis, other_worker, callbacks):
-    idle = Deliverer(redis)  # never started
+    idle = Deliverer(redis, egress_allow=LOCAL)  # never started
     verification = await calling(redis, callbacks.url)
     assert await records.give_verdict(Store(redis), verification, matched(), courier=idle)
     assert (await callbacks.next(timeout=5))["query"]["match"] == "1"
 
 
 async def test_a_callback_handed_over_too_late_is_given_back(redis, other_worker, callbacks):
-    stopping = Deliverer(redis)
+    stopping = Deliverer(redis, egress_allow=LOCAL)
     task = await running(stopping)
     delivery = new_delivery("GET", callbacks.url, params={"n": "1"}, leased=True)
     await redis.hset(delivery_key(delivery["id"]), mapping=delivery["fields"])

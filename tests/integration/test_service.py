@@ -14,6 +14,7 @@ from engine.delivery import DUE, WAKE, delivery_key, new_delivery
 from engine.keys import CALLS_GROUP, CALLS_STREAM
 from engine.settings import Settings
 from tests.conftest import free_port
+from tests.integration.conftest import LOCAL
 from tests.integration.tcp_proxy import TcpRelay
 
 
@@ -37,7 +38,7 @@ def settings_for(redis_url: str) -> Settings:
     return Settings().replace(
         redis_url=redis_url, api_listen=f"127.0.0.1:{free_port()}",
         ari_url=f"http://127.0.0.1:{free_port()}", ari_password="x", ari_app="cvtest-service",
-        consumer_name="pytest-service")
+        consumer_name="pytest-service", egress_allow=LOCAL)
 
 
 async def test_the_deliverer_rides_out_a_redis_outage(relay, redis, callbacks):
