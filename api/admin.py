@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import math
 import re
-from urllib.parse import urlsplit
 
+from engine.egress import url_refusal
 from engine.store import Account, Store
 from engine.webhook_fields import PASSWORD_CALL_FIELDS
 
 E164_DIGITS = re.compile(r"[1-9][0-9]{3,14}")
 WEBHOOK_FIELDS = {"password_call": PASSWORD_CALL_FIELDS}
-MAX_WEBHOOK_URL = 2048
 RING_SECONDS = (5, 120)
 
 
@@ -90,17 +89,12 @@ async def set_ring_window(store: Store, account_id: str, seconds: float) -> dict
     return {"account_id": account_id, "ring_seconds": await store.accounts.ring_seconds(account_id)}
 
 
-def webhook_url(url: str) -> str:
-    """An http(s) URL with a host, of a sane length."""
-    try:
-        parts = urlsplit(url)
-        sane = (parts.scheme in ("http", "https") and bool(parts.hostname)
-                and parts.port != 0 and len(url) <= MAX_WEBHOOK_URL
-                and not any(c.isspace() for c in url))
-    except ValueError:  # a bad port or bracketed host
-        sane = False
-    if not sane:
-        raise AdminError(f"not an http(s) URL with a host: {url!r}")
+def webhook_url(url: str, egress_allow: tuple[str, ...] = ()) -> str:
+    """A URL the egress guard lets a webhook go to (engine/egress.py), given
+    the `egress_allow` networks; AdminError naming why not."""
+    reason = url_refusal(url, egress_allow)
+    if reason is not None:
+        raise AdminError(f"webhook URL refused: {reason}: {url!r}")
     return url
 
 
@@ -118,9 +112,11 @@ def webhook_fields(event: str, names: str | None) -> list[str]:
 
 
 async def set_webhook(store: Store, account_id: str, event: str, url: str,
-                      fields: str | None) -> dict:
-    """Subscribe the account's `event` to `url` with the listed body variables."""
-    checked_url, names = webhook_url(url), webhook_fields(event, fields)
+                      fields: str | None, egress_allow: tuple[str, ...] = ()) -> dict:
+    """Subscribe the account's `event` to `url` with the listed body variables;
+    `egress_allow`: the settings' networks a webhook may go to though not
+    globally routable."""
+    checked_url, names = webhook_url(url, egress_allow), webhook_fields(event, fields)
     await existing_account(store, account_id)
     await store.accounts.set_webhook(account_id, event, checked_url, names)
     return await show_webhook(store, account_id, event)

@@ -84,7 +84,7 @@ async def admin_command(args: argparse.Namespace, settings: Settings) -> str:
             await (store.dnc.add if args.action == "add" else store.dnc.remove)(number)
             return number
         if args.command == "webhook":
-            return json.dumps(await webhook_command(args, store))
+            return json.dumps(await webhook_command(args, store, settings.egress_allow))
         if args.action == "webhook-secret":  # the secret alone, for a shell variable
             return await admin.webhook_secret(store, args.account_id, args.rotate)
         if args.action == "create":
@@ -103,10 +103,12 @@ async def admin_command(args: argparse.Namespace, settings: Settings) -> str:
         await redis.aclose()
 
 
-async def webhook_command(args: argparse.Namespace, store: Store) -> dict:
+async def webhook_command(args: argparse.Namespace, store: Store,
+                          egress_allow: tuple[str, ...] = ()) -> dict:
     """webhook set / show / delete for one account and event."""
     if args.action == "set":
-        return await admin.set_webhook(store, args.account_id, args.event, args.url, args.fields)
+        return await admin.set_webhook(store, args.account_id, args.event, args.url, args.fields,
+                                       egress_allow)
     if args.action == "show":
         return await admin.show_webhook(store, args.account_id, args.event)
     return await admin.delete_webhook(store, args.account_id, args.event)

@@ -6,8 +6,10 @@ order and the first that fails decides the answer:
 1. 4  malformed: a required parameter missing or empty, any parameter repeated,
       non-digits, code not 1-6 digits, country_code not 1-3 digits or not a
       real calling code, phone_number not a possible (full, not local-only)
-      number of that country, callback_url not http(s) with a host, secret
-      over 30 characters, caller_id not 1-15 digits;
+      number of that country, callback_url refused by the egress guard
+      (not http(s), credentials in it, a host that is no valid name, or an
+      IP address in a range callbacks may not go to: engine/egress.py),
+      secret over 30 characters, caller_id not 1-15 digits;
 2. 1  unknown api_key;
 3. 5  the key's account is disabled;
 4. 8  country_code not in the settings' countries;
@@ -22,12 +24,10 @@ Steps 1, 4 and 5 are pure functions (`parse_request`, `dialing_refusal`).
 from __future__ import annotations
 
 import enum
-import functools
 import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -35,6 +35,7 @@ from api.appkeys import SETTINGS, STORE
 from api.national_numbers import e164_number
 from api.query import query_pairs
 from engine import log_output, verifications
+from engine.egress import url_refusal
 from engine.flows import reverse_verify as flow
 from engine.masking import mask_number
 from engine.settings import Settings
@@ -50,8 +51,6 @@ CODE = re.compile(r"[0-9]{1,6}")
 COUNTRY_CODE = re.compile(r"[1-9][0-9]{0,2}")
 CALLER_ID = re.compile(r"[0-9]{1,15}")
 MAX_SECRET = 30
-MAX_CALLBACK_URL = 2048
-WHITESPACE = re.compile(r"\s")
 
 
 class ReturnCode(enum.IntEnum):
@@ -78,9 +77,11 @@ class ReverseVerifyRequest:
     e164: str  # country code + national number, digits only
 
 
-def parse_request(pairs: Iterable[tuple[str, str]]) -> ReverseVerifyRequest | ReturnCode:
+def parse_request(pairs: Iterable[tuple[str, str]],
+                  egress_allow: tuple[str, ...] = ()) -> ReverseVerifyRequest | ReturnCode:
     """Validate the seed's GET parameters (the query's name, value pairs);
-    ReturnCode.MALFORMED if they are not right."""
+    ReturnCode.MALFORMED if they are not right. `egress_allow`: the settings'
+    networks a callback may go to though not globally routable."""
     values: dict[str, str] = {}
     for name, value in pairs:
         if name in PARAMETERS:
@@ -98,7 +99,7 @@ def parse_request(pairs: Iterable[tuple[str, str]]) -> ReverseVerifyRequest | Re
             or not COUNTRY_CODE.fullmatch(country_code)
             or len(secret) > MAX_SECRET
             or (caller_id is not None and not CALLER_ID.fullmatch(caller_id))
-            or not is_callback_url(callback_url)):
+            or not is_callback_url(callback_url, egress_allow)):
         return ReturnCode.MALFORMED
     e164 = e164_number(country_code, phone_number)
     if e164 is None:
@@ -108,16 +109,9 @@ def parse_request(pairs: Iterable[tuple[str, str]]) -> ReverseVerifyRequest | Re
         callback_url=callback_url, secret=secret, caller_id=caller_id, e164=e164)
 
 
-@functools.lru_cache(maxsize=1024)  # a site sends the same few callback URLs
-def is_callback_url(url: str) -> bool:
-    """True for an http(s) URL with a host, of a sane length."""
-    if len(url) > MAX_CALLBACK_URL or WHITESPACE.search(url):
-        return False
-    try:
-        parts = urlsplit(url)
-        return parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
-    except ValueError:  # a bad port or bracketed host
-        return False
+def is_callback_url(url: str, egress_allow: tuple[str, ...] = ()) -> bool:
+    """True for a URL the egress guard lets a callback go to (cached there)."""
+    return url_refusal(url, egress_allow) is None
 
 
 def dialing_refusal(request: ReverseVerifyRequest, settings: Settings) -> ReturnCode | None:
@@ -163,7 +157,7 @@ async def decide(request: ReverseVerifyRequest, store: Store,
 
 async def reverse_verify(request: web.Request) -> web.Response:
     """HTTP handler: the return code alone, text/plain, HTTP 200."""
-    parsed = parse_request(query_pairs(request))
+    parsed = parse_request(query_pairs(request), request.app[SETTINGS].egress_allow)
     if isinstance(parsed, ReturnCode):
         result, verification_id = parsed, ""
         number = mask_number(request.query.get("phone_number"))
