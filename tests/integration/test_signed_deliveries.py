@@ -20,11 +20,12 @@ from engine.outcome import CallOutcome
 from engine.store import Store
 from engine.verification import Verification
 from tests.integration.api_harness import callverify, cli_environment
-from tests.integration.conftest import CallbackSink
+from tests.integration.conftest import LOCAL, CallbackSink
 
-# The deliverer as the service builds it, sending to a listener on this host;
-# a retry comes seconds later (a delivery due within a second is sent early).
-DELIVERER_OPTIONS: dict = {"timeout": 2, "backoff_base": 3}
+# The deliverer as the service builds it, sending to a listener on this host
+# (which the egress guard lets in); a retry comes seconds later (a delivery due
+# within a second is sent early).
+DELIVERER_OPTIONS: dict = {"timeout": 2, "backoff_base": 3, "egress_allow": LOCAL}
 SECRET_FORM = re.compile(r"whsec_[A-Za-z0-9+/]{43}=")
 
 
