@@ -1,4 +1,5 @@
-"""Admin operations behind the CLI: accounts, webhooks and the do-not-call list.
+"""Admin operations behind the CLI: accounts (with their hourly spend limit
+and caller IDs), webhooks, the do-not-call list and the blocked prefixes.
 
 Each returns what the CLI prints. Keys and tokens are shown once, at creation;
 the store keeps only their hashes.
@@ -7,8 +8,11 @@ from __future__ import annotations
 
 import math
 import re
+import time
 
+from engine.caller_ids import caller_id_problem
 from engine.egress import url_refusal
+from engine.prefixes import PREFIX_DIGITS
 from engine.store import Account, Store
 from engine.webhook_fields import PASSWORD_CALL_FIELDS
 
@@ -24,7 +28,8 @@ class AdminError(Exception):
 def account_view(account: Account) -> dict:
     """The account's public fields (no key or token hashes)."""
     return {"account_id": account.account_id, "name": account.name,
-            "credits": account.credits, "disabled": account.disabled}
+            "credits": account.credits, "disabled": account.disabled,
+            "spend_limit": account.spend_limit}
 
 
 async def existing_account(store: Store, account_id: str) -> Account:
@@ -59,8 +64,67 @@ async def set_account_disabled(store: Store, account_id: str, disabled: bool) ->
 
 
 async def show_account(store: Store, account_id: str) -> dict:
-    """The account's name, credits and state."""
-    return account_view(await existing_account(store, account_id))
+    """The account's name, credits, state, spend limit and this hour's spend."""
+    return {**account_view(await existing_account(store, account_id)),
+            "spent_this_hour": await store.accounts.spent_this_hour(account_id)}
+
+
+def spend_limit_units(raw: str) -> int | None:
+    """A whole number of units, at least 1, or `off` (None: no limit)."""
+    if raw.strip().lower() == "off":
+        return None
+    if not raw.strip().isascii() or not raw.strip().isdigit() or int(raw) < 1:
+        raise AdminError(f"the spend limit must be a whole number of units >= 1, or `off`: {raw!r}"
+                         " (to stop all calls: callverify account disable)")
+    return int(raw)
+
+
+async def set_spend_limit(store: Store, account_id: str, raw: str) -> dict:
+    """Charge the account at most this many units a clock hour; `off` removes the limit."""
+    units = spend_limit_units(raw)
+    await existing_account(store, account_id)
+    await store.accounts.set_spend_limit(account_id, units)
+    return await show_account(store, account_id)
+
+
+def caller_id_number(raw: str, default: str) -> str:
+    """A caller ID the rules allow (engine/caller_ids.py); a leading + is stripped."""
+    digits = raw.strip().removeprefix("+")
+    if digits == default:
+        raise AdminError(f"{digits} is the default caller ID (CALLVERIFY_DEFAULT_CALLER_ID):"
+                         " always allowed, never listed")
+    problem = caller_id_problem(digits)
+    if problem is not None:
+        raise AdminError(f"caller ID {raw!r} {problem}")
+    return digits
+
+
+async def caller_id_command(store: Store, action: str, account_id: str, raw: str | None,
+                            default: str) -> dict:
+    """Add a caller ID to the account's list, remove one, or list them."""
+    await existing_account(store, account_id)
+    if action == "add":
+        await store.accounts.add_caller_id(account_id, caller_id_number(raw or "", default))
+    elif action == "remove":
+        await store.accounts.remove_caller_id(account_id, (raw or "").strip().removeprefix("+"))
+    return {"account_id": account_id, "caller_ids": await store.accounts.caller_ids(account_id)}
+
+
+async def blocked_prefixes(store: Store) -> str:
+    """One line per blocked prefix: the prefix and when it was blocked (UTC)."""
+    blocked = await store.prefixes.list()
+    return "\n".join(f"{prefix} blocked {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(at))}"
+                     for prefix, at in blocked.items())
+
+
+async def unblock_prefix(store: Store, raw: str) -> str:
+    """Let calls to a prefix the velocity alarm blocked through again."""
+    prefix = raw.strip().removeprefix("+")
+    if not prefix.isascii() or not PREFIX_DIGITS.fullmatch(prefix):
+        raise AdminError(f"not a prefix (E.164 digits, country code first): {raw!r}")
+    if not await store.prefixes.unblock(prefix):
+        raise AdminError(f"prefix {prefix} is not blocked (callverify prefix list)")
+    return prefix
 
 
 async def webhook_secret(store: Store, account_id: str, rotate: bool) -> str:

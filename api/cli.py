@@ -22,7 +22,7 @@ SERVICES = {"run": {"api", "engine", "delivery"}, "api": {"api"}, "engine": {"en
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command tree: account, webhook, dnc, settings and the service commands."""
+    """The command tree: account, webhook, dnc, prefix, settings and the service commands."""
     parser = argparse.ArgumentParser(prog="callverify", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -44,6 +44,16 @@ def build_parser() -> argparse.ArgumentParser:
     signing.add_argument("account_id")
     signing.add_argument("--rotate", action="store_true",
                          help="make a new secret; the old one also signs for 24 h more")
+    spend = actions.add_parser("spend-limit", help="most units charged a clock hour (`off`: none)")
+    spend.add_argument("account_id")
+    spend.add_argument("units", help="a whole number >= 1, or off")
+    caller = actions.add_parser("caller-id", help="the caller IDs the account may show")
+    caller_actions = caller.add_subparsers(dest="caller_id_action", required=True)
+    for name in ("add", "remove"):
+        one = caller_actions.add_parser(name, help=f"{name} an E.164 caller ID")
+        one.add_argument("account_id")
+        one.add_argument("number")
+    caller_actions.add_parser("list", help="the account's caller IDs").add_argument("account_id")
 
     webhook = commands.add_parser("webhook", help="an account's webhook subscriptions")
     hooks = webhook.add_subparsers(dest="action", required=True)
@@ -62,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
         dnc_actions.add_parser(name, help=f"{name} an E.164 number").add_argument("number")
     dnc_actions.add_parser("list", help="print the list, one number a line")
 
+    prefix = commands.add_parser("prefix", help="prefixes the velocity alarm blocked")
+    prefix_actions = prefix.add_subparsers(dest="action", required=True)
+    prefix_actions.add_parser("list", help="print each blocked prefix and when")
+    prefix_actions.add_parser("unblock", help="let calls to a prefix through again").add_argument(
+        "prefix")
+
     api = commands.add_parser("api", help="serve the HTTP API only")
     api.add_argument("--workers", type=int, default=1,
                      help="API processes sharing the port (SO_REUSEPORT), default 1")
@@ -73,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def admin_command(args: argparse.Namespace, settings: Settings) -> str:
-    """Run one account, webhook or dnc command against Redis; returns what to print."""
+    """Run one account, webhook, dnc or prefix command against Redis; returns what to print."""
     redis = connect_redis(settings.redis_url)
     store = Store(redis, settings.code_key)
     try:
@@ -83,6 +99,10 @@ async def admin_command(args: argparse.Namespace, settings: Settings) -> str:
             number = admin.dnc_number(args.number)
             await (store.dnc.add if args.action == "add" else store.dnc.remove)(number)
             return number
+        if args.command == "prefix":
+            if args.action == "list":
+                return await admin.blocked_prefixes(store)
+            return await admin.unblock_prefix(store, args.prefix)
         if args.command == "webhook":
             return json.dumps(await webhook_command(args, store, settings.egress_allow))
         if args.action == "webhook-secret":  # the secret alone, for a shell variable
@@ -95,6 +115,12 @@ async def admin_command(args: argparse.Namespace, settings: Settings) -> str:
             result = await admin.show_account(store, args.account_id)
         elif args.action == "ring-window":
             result = await admin.set_ring_window(store, args.account_id, args.seconds)
+        elif args.action == "spend-limit":
+            result = await admin.set_spend_limit(store, args.account_id, args.units)
+        elif args.action == "caller-id":
+            result = await admin.caller_id_command(store, args.caller_id_action, args.account_id,
+                                                   getattr(args, "number", None),
+                                                   settings.default_caller_id)
         else:
             disabled = args.action == "disable"
             result = await admin.set_account_disabled(store, args.account_id, disabled)
@@ -134,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "settings":
             print(repr(settings))
-        elif args.command in ("account", "webhook", "dnc"):
+        elif args.command in ("account", "webhook", "dnc", "prefix"):
             output = asyncio.run(admin_command(args, settings))
             if output:
                 print(output)

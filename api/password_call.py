@@ -7,12 +7,19 @@ JSON in, JSON out. Checks run in this order; the first that fails decides:
     400  the body is not a JSON object of at most 4 KiB with a possible
          international `phone_number`, a 4-digit or empty `verification_code`
          and a boolean `is_with_redirect`
-    400  `country not supported` / `number not supported` (settings)
+    400  `country not supported` / `number not supported` (settings), or
+         the number's destination prefix (less its last 4 digits) is blocked
+         by the velocity alarm (blocked before, or now: a request that would
+         go over prefix_alarm_per_minute accepted calls to it this minute)
     403  the number is on the do-not-call list
     429  the number was called less than flood_seconds ago
-    402  the balance is below the price: no call, but the call record
+    402  the balance is below the price, or the charge would take the
+         account over its hourly spend limit: no call, but the call record
          (q931_status 41) still goes to the account's webhook
     200  accepted: charged, flood-marked, stored and queued in one step
+
+The calling number (CLI prefix + code) is the operator's own: the account's
+caller-ID list does not apply to it.
 
 The pure steps (`bearer_token`, `parse_body`, `dialing_refusal`, `pick_code`,
 `caller_number`, `call_price`) are separate from the handler.
@@ -67,6 +74,20 @@ class Refusal:
 
     status: int
     error: str
+
+
+# The accept step's refusals (engine/verifications.py) as answers; a billing
+# refusal still gets a call record for the account's webhook.
+ACCEPT_REFUSALS = {
+    verifications.PREFIX_BLOCKED: Refusal(400, "number not supported: its range is blocked by "
+                                               "the velocity alarm"),
+    verifications.DO_NOT_CALL: Refusal(403, "number is on the do-not-call list"),
+    verifications.FLOOD: Refusal(429, "flood protection: wait before calling this number again"),
+}
+BILLING_REFUSALS = {
+    verifications.NO_CREDIT: Refusal(402, "insufficient balance"),
+    verifications.SPEND_LIMIT: Refusal(402, "over the account's hourly spend limit"),
+}
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -167,28 +188,27 @@ async def call_record(store: Store, account_id: str, request: PasswordCallReques
 
 async def place_call(account: Account, request: PasswordCallRequest, store: Store,
                      settings: Settings, watch: ProgressWatch) -> tuple[dict | Refusal, str]:
-    """Run the do-not-call, flood and balance checks, then queue the call.
+    """Run the prefix-alarm, do-not-call, flood, balance and spend-limit checks
+    (one atomic step), then queue the call.
 
     Returns the success body (or a Refusal) and the verification id ("" if none).
     """
     refusal = dialing_refusal(request, settings)
     if refusal is not None:
         return refusal, ""
-    if await store.dnc.contains(request.e164):
-        return Refusal(403, "number is on the do-not-call list"), ""
     code = pick_code(request.verification_code)
     verification = await call_record(store, account.account_id, request, code, settings)
     result, vid = await store.verifications.accept(
         account.account_id, request.e164, verification, price=verification.price,
-        flood_seconds=settings.flood_seconds)
-    if result == verifications.FLOOD:
-        return Refusal(429, "flood protection: wait before calling this number again"), ""
-    if result == verifications.NO_CREDIT:
+        flood_seconds=settings.flood_seconds, alarm_per_minute=settings.prefix_alarm_per_minute)
+    if result in ACCEPT_REFUSALS:
+        return ACCEPT_REFUSALS[result], ""
+    if result in BILLING_REFUSALS:
         vid = await store.verifications.record_refused(account.account_id, request.e164,
                                                        verification)
         refused = cast(Verification, await store.verifications.get(vid))  # stored just above
         await records.give_verdict(store, refused, CallOutcome(failure=BILLING, cause=41))
-        return Refusal(402, "insufficient balance"), vid
+        return BILLING_REFUSALS[result], vid
     if result != verifications.ACCEPTED:
         raise RuntimeError(f"unexpected accept result {result}")
     is_redirect = False

@@ -12,14 +12,22 @@ order and the first that fails decides the answer:
       secret over 30 characters, caller_id not 1-15 digits;
 2. 1  unknown api_key;
 3. 5  the key's account is disabled;
-4. 8  country_code not in the settings' countries;
-5. 7  the E.164 number starts with a blocked prefix;
-6. 3  the number is on the do-not-call list;
-7. 6  the number was accepted less than flood_seconds ago (any account),
-   2  the balance is below the call price,
+4. 4  a caller_id other than the default that is not on the account's list
+      (`callverify account caller-id add`), or that may never be shown
+      (emergency, short, premium-rate: engine/caller_ids.py);
+5. 8  country_code not in the settings' countries;
+6. 7  the E.164 number starts with a blocked prefix; or its destination
+      prefix (the number less its last 4 digits) is blocked by the velocity
+      alarm: blocked before, or now, by a request that would go over
+      prefix_alarm_per_minute accepted calls to it this clock minute;
+7. 3  the number is on the do-not-call list;
+8. 6  the number was accepted less than flood_seconds ago (any account),
+   2  the balance is below the call price, or the charge would take the
+      account over its hourly spend limit (`callverify account spend-limit`),
    0  accepted: charged, flood-marked, stored and queued in one atomic step.
 
-Steps 1, 4 and 5 are pure functions (`parse_request`, `dialing_refusal`).
+Steps 1, 5 and 6's settings part are pure functions (`parse_request`,
+`dialing_refusal`), as is step 4's rule part (`caller_id_refusal`).
 """
 from __future__ import annotations
 
@@ -35,6 +43,7 @@ from api.appkeys import SETTINGS, STORE
 from api.national_numbers import e164_number
 from api.query import query_pairs
 from engine import log_output, verifications
+from engine.caller_ids import caller_id_problem, needs_listing
 from engine.egress import url_refusal
 from engine.flows import reverse_verify as flow
 from engine.masking import mask_number
@@ -123,11 +132,24 @@ def dialing_refusal(request: ReverseVerifyRequest, settings: Settings) -> Return
     return None
 
 
+def caller_id_refusal(request: ReverseVerifyRequest, settings: Settings) -> ReturnCode | None:
+    """4 for a caller ID that may never be shown, listed or not; else None
+    (the default caller ID is always allowed)."""
+    caller_id = request.caller_id or ""
+    if needs_listing(caller_id, settings.default_caller_id) and caller_id_problem(caller_id):
+        return ReturnCode.MALFORMED
+    return None
+
+
 # The accept step's answers (engine/verifications.py), as the seed's return codes.
 RETURN_CODES = {
     verifications.ACCEPTED: ReturnCode.ACCEPTED,
     verifications.UNKNOWN_KEY: ReturnCode.INVALID_API_KEY,
     verifications.NO_CREDIT: ReturnCode.NO_CREDIT,
+    verifications.SPEND_LIMIT: ReturnCode.NO_CREDIT,
+    verifications.CALLER_ID_NOT_LISTED: ReturnCode.MALFORMED,
+    verifications.PREFIX_BLOCKED: ReturnCode.AREA_NOT_SUPPORTED,
+    ReturnCode.MALFORMED.name: ReturnCode.MALFORMED,
     verifications.DO_NOT_CALL: ReturnCode.DO_NOT_CALL,
     verifications.DISABLED: ReturnCode.KEY_DISABLED,
     verifications.FLOOD: ReturnCode.FLOOD,
@@ -146,12 +168,16 @@ async def decide(request: ReverseVerifyRequest, store: Store,
         flow=flow.NAME, country_code=request.country_code, phone_number=request.phone_number,
         caller_id=request.caller_id or settings.default_caller_id,
         callback_url=request.callback_url, secret=request.secret)
-    # 8/7 are pure and decided here; the script ranks them after 1/5 as documented.
-    refusal = dialing_refusal(request, settings)
+    # The caller ID's rules and 8/7 are pure and decided here; the script ranks
+    # them after 1/5 and the caller-ID list as documented.
+    refusal = caller_id_refusal(request, settings) or dialing_refusal(request, settings)
+    caller_id = request.caller_id or ""
+    listed = caller_id if needs_listing(caller_id, settings.default_caller_id) else ""
     result, verification_id, _ = await store.verifications.accept_by_api_key(
         request.api_key, request.e164, verification, code=request.code,
         price=settings.call_price, flood_seconds=settings.flood_seconds,
-        refusal=refusal.name if refusal else "")
+        refusal=refusal.name if refusal else "", caller_id=listed,
+        alarm_per_minute=settings.prefix_alarm_per_minute)
     return RETURN_CODES[result], verification_id
 
 

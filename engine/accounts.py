@@ -1,5 +1,6 @@
 """Accounts: credentials (stored only as hashes), credit, state, per-account
-settings and webhook subscriptions."""
+settings (ring window, hourly spend limit, allowed caller IDs) and webhook
+subscriptions."""
 from __future__ import annotations
 
 import json
@@ -14,6 +15,7 @@ from engine.keys import (
     ACCOUNT_SEQ,
     account_key,
     api_key_index,
+    caller_ids_key,
     digest,
     token_index,
     webhook_key,
@@ -30,6 +32,7 @@ class Account:
     name: str
     credits: int
     disabled: bool
+    spend_limit: int | None = None  # units a clock hour; None: no limit
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,9 @@ class Accounts:
         raw = cast("dict[bytes, bytes]", await self.redis.hgetall(account_key(account_id)))
         if not raw:
             return None
+        limit = raw.get(b"spend_limit")
         return Account(account_id, raw[b"name"].decode(), int(raw[b"credits"]),
-                       raw[b"disabled"] == b"1")
+                       raw[b"disabled"] == b"1", int(limit) if limit else None)
 
     async def by_token(self, token: str) -> Account | None:
         account_id = cast("bytes | None", await self.redis.get(token_index(token)))
@@ -105,3 +109,31 @@ class Accounts:
 
     async def delete_webhook(self, account_id: str, event: str) -> bool:
         return bool(await self.redis.delete(webhook_key(account_id, event)))
+
+    # -- the hourly spend limit (the accept step keeps `spend_hour` and `spent`)
+    async def set_spend_limit(self, account_id: str, units: int | None) -> None:
+        """At most `units` charged a clock hour; None removes the limit."""
+        key = await self._existing(account_id)
+        if units is None:
+            await self.redis.hdel(key, "spend_limit")
+        else:
+            await self.redis.hset(key, "spend_limit", units)
+
+    async def spent_this_hour(self, account_id: str) -> int:
+        """Units charged since the start of the clock hour (by Redis's clock)."""
+        hour, spent = cast("list[bytes | None]", await self.redis.hmget(
+            account_key(account_id), ["spend_hour", "spent"]))
+        seconds, _ = await self.redis.time()
+        return int(spent) if hour and spent and int(hour) == seconds // 3600 else 0
+
+    # -- the caller IDs the operator allowed the account to show
+    async def add_caller_id(self, account_id: str, number: str) -> None:
+        await self._existing(account_id)
+        await self.redis.sadd(caller_ids_key(account_id), number)
+
+    async def remove_caller_id(self, account_id: str, number: str) -> bool:
+        return bool(await self.redis.srem(caller_ids_key(account_id), number))
+
+    async def caller_ids(self, account_id: str) -> list[str]:
+        members = cast("set[bytes]", await self.redis.smembers(caller_ids_key(account_id)))
+        return sorted(member.decode() for member in members)

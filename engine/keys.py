@@ -23,6 +23,12 @@ DUE = "cv:deliveries:due"
 WAKE = "cv:deliveries:wake"
 DEAD = "cv:deliveries:dead"
 DELIVERY_PREFIX = "cv:delivery:"
+# Each account's allowed caller IDs (a set; the prefix reaches the accept script)
+CALLER_IDS_PREFIX = "cv:caller-ids:"
+# Destination prefixes (an E.164 number less its last 4 digits): those the
+# velocity alarm blocked (a hash: prefix -> Unix time blocked), and the calls
+# accepted to each in the current clock minute (a counter that expires with it).
+BLOCKED_PREFIXES = "cv:prefixes:blocked"
 
 
 def digest(secret: str) -> str:
@@ -60,3 +66,11 @@ def flood_key(e164: str) -> str:
 
 def delivery_key(delivery_id: str) -> str:
     return DELIVERY_PREFIX + delivery_id
+
+
+def caller_ids_key(account_id: str) -> str:
+    return CALLER_IDS_PREFIX + account_id
+
+
+def prefix_calls_key(prefix: str) -> str:
+    return f"cv:prefix-calls:{prefix}"

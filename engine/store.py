@@ -1,11 +1,12 @@
 """The Redis records, one aggregate each: accounts, the do-not-call list,
-verifications. Key names live in engine.keys."""
+the blocked destination prefixes, verifications. Key names live in engine.keys."""
 from __future__ import annotations
 
 from redis.asyncio import Redis
 
 from engine.accounts import Account, Accounts, NewAccount
 from engine.dnc import DoNotCall
+from engine.prefixes import BlockedPrefixes
 from engine.verifications import Verifications
 from engine.webhook_secrets import WebhookSecrets
 
@@ -19,5 +20,6 @@ class Store:
         self.redis = redis
         self.accounts = Accounts(redis)
         self.dnc = DoNotCall(redis)
+        self.prefixes = BlockedPrefixes(redis)
         self.verifications = Verifications(redis, code_key)
         self.webhook_secrets = WebhookSecrets(redis)

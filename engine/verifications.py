@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import time
 from typing import TYPE_CHECKING, cast
@@ -15,6 +16,8 @@ from redis.asyncio import Redis
 
 from engine.keys import (
     ACCOUNT_PREFIX,
+    BLOCKED_PREFIXES,
+    CALLER_IDS_PREFIX,
     CALLS_GROUP,
     CALLS_STREAM,
     CODE_KEY,
@@ -25,8 +28,10 @@ from engine.keys import (
     account_key,
     api_key_index,
     flood_key,
+    prefix_calls_key,
     verification_key,
 )
+from engine.prefixes import destination_prefix
 from engine.scripts import lua_script
 from engine.verification import Verification
 
@@ -39,38 +44,65 @@ if TYPE_CHECKING:
     # one to mypy (the key type of Mapping is invariant), hence the casts.
     Hash = Mapping[FieldT, EncodableT]
 
+log = logging.getLogger(__name__)
+
 DONE_TTL_SECONDS = 7 * 24 * 3600
 
 # What the accept step answers; each API maps these names to its own codes.
 ACCEPTED, UNKNOWN_KEY, DISABLED, DO_NOT_CALL, FLOOD, NO_CREDIT = (
     "accepted", "unknown_key", "disabled", "do_not_call", "flood", "no_credit")
+CALLER_ID_NOT_LISTED, PREFIX_BLOCKED, SPEND_LIMIT = (
+    "caller_id_not_listed", "prefix_blocked", "spend_limit")
+PREFIX_ALARM = "prefix_alarm"  # (the request that blocked the prefix; answered as PREFIX_BLOCKED)
 
-# One atomic step per request, so parallel requests can neither overspend nor
-# call a number twice. With `lookup` the first key is the api-key index: the
-# script also answers unknown_key, disabled, the caller's own `refusal` (decided
-# in Python, ranked after those two) and do_not_call, so the whole reverse-verify
-# decision is one round trip. Then flood, no_credit, accepted; `taken` asks for
-# another id. (It reads the account hash by name: one Redis or Sentinel, not Cluster.)
+# One atomic step per request, so parallel requests can neither overspend
+# (credits or the hourly spend limit) nor call a number twice. With `lookup`
+# the first key is the api-key index: the script also answers unknown_key,
+# disabled and caller_id_not_listed (a `caller_id` must be in the account's
+# set), so the whole reverse-verify decision is one round trip. Then the
+# caller's own `refusal` (decided in Python), prefix_blocked (blocked before,
+# or now: `alarm` calls were accepted to the prefix this clock minute),
+# do_not_call, flood, no_credit, spend_limit (units charged this clock hour,
+# by Redis's clock), accepted; `taken` asks for another id. (It reads the
+# account hash and caller-ID set by name: one Redis or Sentinel, not Cluster.)
 ACCEPT_LUA = """
 local price, flood_ms, id, e164 = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
 local refusal, lookup, account_id, account_prefix = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local caller_id, caller_ids_prefix, prefix, alarm = ARGV[9], ARGV[10], ARGV[11], tonumber(ARGV[12])
 local account, flood, verification, calls, dnc = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local prefix_calls, blocked = KEYS[6], KEYS[7]
 if lookup == '1' then
   account_id = redis.call('GET', KEYS[1])
   if not account_id then return {'unknown_key', ''} end
   account = account_prefix .. account_id
   if redis.call('HGET', account, 'disabled') == '1' then return {'disabled', account_id} end
-  if refusal ~= '' then return {refusal, account_id} end
-  if redis.call('SISMEMBER', dnc, e164) == 1 then return {'do_not_call', account_id} end
 end
+if caller_id ~= '' and redis.call('SISMEMBER', caller_ids_prefix .. account_id, caller_id) == 0 then
+  return {'caller_id_not_listed', account_id}
+end
+if refusal ~= '' then return {refusal, account_id} end
+local now = tonumber(redis.call('TIME')[1])
+if redis.call('HEXISTS', blocked, prefix) == 1 then return {'prefix_blocked', account_id} end
+if alarm > 0 and tonumber(redis.call('GET', prefix_calls) or '0') >= alarm then
+  redis.call('HSET', blocked, prefix, now)
+  return {'prefix_alarm', account_id}
+end
+if redis.call('SISMEMBER', dnc, e164) == 1 then return {'do_not_call', account_id} end
 if redis.call('EXISTS', verification) == 1 then return {'taken', account_id} end
 if redis.call('EXISTS', flood) == 1 then return {'flood', account_id} end
-local credits = tonumber(redis.call('HGET', account, 'credits') or '0')
-if credits < price then return {'no_credit', account_id} end
+local held = redis.call('HMGET', account, 'credits', 'spend_limit', 'spend_hour', 'spent')
+if tonumber(held[1] or '0') < price then return {'no_credit', account_id} end
+local hour, limit = math.floor(now / 3600), tonumber(held[2])
+local spent = tonumber(held[3]) == hour and tonumber(held[4]) or 0
+if limit and spent + price > limit then return {'spend_limit', account_id} end
 redis.call('HINCRBY', account, 'credits', -price)
+redis.call('HSET', account, 'spend_hour', hour, 'spent', spent + price)
+if alarm > 0 and redis.call('INCR', prefix_calls) == 1 then
+  redis.call('EXPIREAT', prefix_calls, (math.floor(now / 60) + 1) * 60)
+end
 redis.call('SET', flood, id, 'PX', flood_ms)
 redis.call('HSET', verification, 'account_id', account_id, 'id', id, 'e164', e164,
-           'status', 'queued', unpack(ARGV, 9))
+           'status', 'queued', unpack(ARGV, 13))
 redis.call('XADD', calls, '*', 'verification_id', id)
 return {'accepted', account_id}
 """
@@ -147,47 +179,61 @@ class Verifications:
 
     # -- accepting ----------------------------------------------------------
     async def accept(self, account_id: str, e164: str, verification: Verification, *,
-                     price: int, flood_seconds: int, code: str | None = None) -> tuple[str, str]:
+                     price: int, flood_seconds: int, code: str | None = None,
+                     alarm_per_minute: int = 0) -> tuple[str, str]:
         """Charge, flood-mark, store and queue one verification atomically.
 
         A `code` is stored only as its HMAC. Returns (result, verification id):
-        accepted, flood or no_credit; the id is "" unless accepted.
+        prefix_blocked, do_not_call, flood, no_credit, spend_limit or accepted;
+        the id is "" unless accepted. `alarm_per_minute` 0: no velocity alarm.
         """
         result, verification_id, _ = await self._accept_step(
             account_key(account_id), account_id, e164, verification, code, price=price,
-            flood_seconds=flood_seconds, lookup=False, refusal="")
+            flood_seconds=flood_seconds, lookup=False, refusal="", caller_id="",
+            alarm=alarm_per_minute)
         return result, verification_id
 
     async def accept_by_api_key(self, api_key: str, e164: str, verification: Verification, *,
                                 code: str, price: int, flood_seconds: int,
-                                refusal: str = "") -> tuple[str, str, str]:
+                                refusal: str = "", caller_id: str = "",
+                                alarm_per_minute: int = 0) -> tuple[str, str, str]:
         """The whole reverse-verify decision after validation, in one round trip.
 
         Returns (result, verification id, account id): unknown_key, disabled,
-        `refusal` if given, do_not_call, flood, no_credit or accepted.
+        caller_id_not_listed (a `caller_id` given and not on the account's
+        list), `refusal` if given, prefix_blocked, do_not_call, flood,
+        no_credit, spend_limit or accepted.
         """
         return await self._accept_step(api_key_index(api_key), "", e164, verification, code,
                                        price=price, flood_seconds=flood_seconds, lookup=True,
-                                       refusal=refusal)
+                                       refusal=refusal, caller_id=caller_id,
+                                       alarm=alarm_per_minute)
 
     async def _accept_step(self, first_key: str, account_id: str, e164: str,
                            verification: Verification, code: str | None, *, price: int,
-                           flood_seconds: int, lookup: bool,
-                           refusal: str) -> tuple[str, str, str]:
+                           flood_seconds: int, lookup: bool, refusal: str, caller_id: str,
+                           alarm: int) -> tuple[str, str, str]:
         fields = _flat(verification.to_hash())
+        prefix = destination_prefix(e164)
         while True:
             verification_id = secrets.token_hex(6)
             # (the script writes account_id, id, e164 and status itself)
             argv = [price, flood_seconds * 1000, verification_id, e164, refusal, int(lookup),
-                    account_id, ACCOUNT_PREFIX, *fields, "created_at", f"{time.time():.3f}"]
+                    account_id, ACCOUNT_PREFIX, caller_id, CALLER_IDS_PREFIX, prefix, alarm,
+                    *fields, "created_at", f"{time.time():.3f}"]
             if code is not None:
                 code_hmac = (self._hmac(verification_id, code) if self._code_key
                              else await self.code_hmac(verification_id, code))
                 argv += ("code_hmac", code_hmac, "code_len", len(code))
             keys = (first_key, flood_key(e164), verification_key(verification_id),
-                    CALLS_STREAM, DNC)
+                    CALLS_STREAM, DNC, prefix_calls_key(prefix), BLOCKED_PREFIXES)
             result, found = await self._accept(keys=keys, args=argv)
             result = result.decode() if isinstance(result, bytes) else result
+            if result == PREFIX_ALARM:
+                log.warning("prefix alarm: over %d calls a minute to prefix %s; every call "
+                            "to it is refused until `callverify prefix unblock %s`",
+                            alarm, prefix, prefix)
+                result = PREFIX_BLOCKED
             if result != "taken":
                 found = found.decode() if isinstance(found, bytes) else found
                 return result, verification_id if result == ACCEPTED else "", found

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from engine.caller_ids import shown_caller_id
 from engine.flows.call import Call, CallEnded, DialPlan
 from engine.flows.digits import collect_digits
 from engine.notifications import Notification
@@ -108,7 +109,8 @@ async def run(call: Call, verification: Verification, settings: Settings,
 
     dial = DialPlan.through_trunk(
         verification.e164, settings.trunk_endpoint,
-        caller_id=verification.caller_id or settings.default_caller_id,
+        # Never an emergency or short number, even one stored before the rules.
+        caller_id=shown_caller_id(verification.caller_id, settings.default_caller_id),
         ring_timeout=settings.ring_timeout, call_cap_seconds=settings.call_cap_seconds,
         app_args=f"{NAME},{verification.id}")
     result = await reverse_verify(call, dial, keypad_policy(verification, settings),

@@ -88,8 +88,9 @@ async def test_0_accepted_stores_queues_and_charges_once(api, path):
     assert await api.credits(account_id) == 4
 
 
-async def test_0_keeps_secret_and_caller_id(api):
-    _, api_key = await api.account()
+async def test_0_keeps_secret_and_a_listed_caller_id(api):
+    account_id, api_key = await api.account()
+    await api.store.accounts.add_caller_id(account_id, "15559876543")
     body = await api.verify(api_key, secret="WeBuildThisCityOnRockAndRoll", caller_id="15559876543")
     assert body == "0"
     [verification] = await api.verifications()

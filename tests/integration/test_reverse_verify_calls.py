@@ -130,10 +130,11 @@ async def test_unanswered_calls_give_the_reason(service, api, account, callbacks
 
 
 async def test_caller_id_given_and_default(service, api, account, callbacks, phone):
+    await service.store.accounts.add_caller_id(account.account_id, "14155550100")
     first = phone("busy")
-    await verify(api, account, callbacks, caller_id="4155550100")
+    await verify(api, account, callbacks, caller_id="14155550100")
     first.stop()
     second = phone("busy")
     await verify(api, account, callbacks, phone_number="5551230002")
-    assert first.invites[0].from_user == "4155550100"
+    assert first.invites[0].from_user == "14155550100"
     assert second.invites[0].from_user == "0000000000"
