@@ -58,12 +58,13 @@ def guarded(handler: Handler) -> Handler:
         except web.HTTPException:
             raise
         except REDIS_DOWN as exc:
-            log.warning("%s number=%s: redis unavailable (%s)", request.path,
-                        mask_number(request.query.get("phone_number")), type(exc).__name__)
+            log.warning("%s client=%s number=%s: redis unavailable (%s)", request.path,
+                        request.remote, mask_number(request.query.get("phone_number")),
+                        type(exc).__name__)
             return unavailable(request, "service unavailable: storage not reachable")
         except Exception as exc:
             # Only the exception type and the frames: messages may quote request values.
-            log.error("%s number=%s: unexpected %s\n%s", request.path,
+            log.error("%s client=%s number=%s: unexpected %s\n%s", request.path, request.remote,
                       mask_number(request.query.get("phone_number")), type(exc).__name__,
                       "".join(traceback.format_tb(exc.__traceback__)).rstrip())
             return unavailable(request, "service unavailable")

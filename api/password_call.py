@@ -270,7 +270,7 @@ async def password_call(request: web.Request) -> web.Response:
             number = mask_number(parsed.e164)
             answer, vid = await place_call(account, parsed, store, settings, watch)
     if isinstance(answer, Refusal):
-        log_output.info(log, f"password_call account={account_id} number={number} "
+        log_output.info(log, f"password_call account={account_id} client={request.remote} number={number} "
                              f"status={answer.status} error={answer.error!r} "
                              f"verification={vid or '-'}")
         headers = {"WWW-Authenticate": "Bearer"} if answer.status == 401 else None
@@ -278,7 +278,7 @@ async def password_call(request: web.Request) -> web.Response:
         if vid:  # a refused call still has a record (its webhook says q931_status 41)
             body["verification_uuid"] = f"{vid}_{account_id}"
         return web.json_response(body, status=answer.status, headers=headers)
-    log_output.info(log, f"password_call account={account_id} number={number} status=200 "
+    log_output.info(log, f"password_call account={account_id} client={request.remote} number={number} status=200 "
                          f"verification={vid} is_redirect={answer['is_redirect']}")
     return web.json_response(answer)
 

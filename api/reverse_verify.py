@@ -159,10 +159,11 @@ RETURN_CODES = {
 
 
 async def decide(request: ReverseVerifyRequest, store: Store,
-                 settings: Settings) -> tuple[ReturnCode, str]:
+                 settings: Settings) -> tuple[ReturnCode, str, str]:
     """Run the account, coverage, do-not-call and accept checks in the documented order.
 
-    Returns the return code and, when accepted, the new verification's id.
+    Returns the return code, the new verification's id when accepted (else
+    "") and the key's account id ("" for an unknown key).
     """
     verification = Verification(
         flow=flow.NAME, country_code=request.country_code, phone_number=request.phone_number,
@@ -173,24 +174,26 @@ async def decide(request: ReverseVerifyRequest, store: Store,
     refusal = caller_id_refusal(request, settings) or dialing_refusal(request, settings)
     caller_id = request.caller_id or ""
     listed = caller_id if needs_listing(caller_id, settings.default_caller_id) else ""
-    result, verification_id, _ = await store.verifications.accept_by_api_key(
+    result, verification_id, account_id = await store.verifications.accept_by_api_key(
         request.api_key, request.e164, verification, code=request.code,
         price=settings.call_price, flood_seconds=settings.flood_seconds,
         refusal=refusal.name if refusal else "", caller_id=listed,
         alarm_per_minute=settings.prefix_alarm_per_minute)
-    return RETURN_CODES[result], verification_id
+    return RETURN_CODES[result], verification_id, account_id
 
 
 async def reverse_verify(request: web.Request) -> web.Response:
     """HTTP handler: the return code alone, text/plain, HTTP 200."""
     parsed = parse_request(query_pairs(request), request.app[SETTINGS].egress_allow)
     if isinstance(parsed, ReturnCode):
-        result, verification_id = parsed, ""
+        result, verification_id, account_id = parsed, "", ""
         number = mask_number(request.query.get("phone_number"))
     else:
-        result, verification_id = await decide(parsed, request.app[STORE], request.app[SETTINGS])
+        result, verification_id, account_id = await decide(parsed, request.app[STORE],
+                                                           request.app[SETTINGS])
         number = mask_number(parsed.e164)
-    log_output.info(log, f"reverse_verify number={number} result={int(result)} "
+    log_output.info(log, f"reverse_verify account={account_id or '-'} client={request.remote} "
+                         f"number={number} result={int(result)} "
                          f"verification={verification_id or '-'}")
     return web.Response(text=str(int(result)), content_type="text/plain")
 

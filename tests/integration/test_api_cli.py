@@ -187,8 +187,10 @@ def test_the_service_logs_one_masked_line_per_request(cli_env):
     lines = [line for line in output.splitlines() if "api.reverse_verify" in line]
     stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"
     assert len(lines) == 3, output
-    assert re.fullmatch(stamp + r" INFO api\.reverse_verify: reverse_verify "
-                        r"number=\*\*\*0001 result=0 verification=[0-9a-f]{12}", lines[0])
-    assert lines[1].endswith(" reverse_verify number=***0001 result=6 verification=-")
+    account = r"account=1[0-9]{5} client=127\.0\.0\.1"
+    assert re.fullmatch(stamp + r" INFO api\.reverse_verify: reverse_verify " + account
+                        + r" number=\*\*\*0001 result=0 verification=[0-9a-f]{12}", lines[0])
+    assert re.search(account + r" number=\*\*\*0001 result=6 verification=-$", lines[1])
+    assert " account=- client=127.0.0.1 " in lines[2]
     assert lines[2].endswith(" result=4 verification=-") and "555123" not in lines[2]
     assert api_key not in output and "4345" not in output
