@@ -10,11 +10,12 @@ order and the first that fails decides the answer:
       over 30 characters, caller_id not 1-15 digits;
 2. 1  unknown api_key;
 3. 5  the key's account is disabled;
-4. 8  country_code not in the settings' countries;
-5. 7  the E.164 number starts with a blocked prefix;
+4. 8  the number's region is not in CALLVERIFY_REGIONS (api/destinations.py);
+5. 7  the number is of a refused type (premium rate, shared cost, personal
+      number, UAN, voicemail) or starts with a blocked prefix;
 6. 3  the number is on the do-not-call list;
 7. 6  the number was accepted less than flood_seconds ago (any account),
-   2  the balance is below the call price,
+   2  the balance is below the call's price (api/destinations.py call_price),
    0  accepted: charged, flood-marked, stored and queued in one atomic step.
 
 Steps 1, 4 and 5 are pure functions (`parse_request`, `dialing_refusal`).
@@ -31,6 +32,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from api import destinations
 from api.appkeys import SETTINGS, STORE
 from api.national_numbers import e164_number
 from api.query import query_pairs
@@ -120,13 +122,15 @@ def is_callback_url(url: str) -> bool:
         return False
 
 
+REFUSALS = {destinations.REGION: ReturnCode.COUNTRY_NOT_SUPPORTED,
+            destinations.NUMBER_TYPE: ReturnCode.AREA_NOT_SUPPORTED,
+            destinations.PREFIX: ReturnCode.AREA_NOT_SUPPORTED}
+
+
 def dialing_refusal(request: ReverseVerifyRequest, settings: Settings) -> ReturnCode | None:
-    """8 for a country the trunk does not dial, 7 for a blocked prefix, else None."""
-    if request.country_code not in settings.countries:
-        return ReturnCode.COUNTRY_NOT_SUPPORTED
-    if request.e164.startswith(tuple(settings.blocked_prefixes)):
-        return ReturnCode.AREA_NOT_SUPPORTED
-    return None
+    """8 for a region not dialled, 7 for a refused number type or a blocked prefix, else None."""
+    refused = destinations.refusal(request.country_code, request.e164, settings)
+    return None if refused is None else REFUSALS[refused]
 
 
 # The accept step's answers (engine/verifications.py), as the seed's return codes.
@@ -156,7 +160,8 @@ async def decide(request: ReverseVerifyRequest, store: Store,
     refusal = dialing_refusal(request, settings)
     result, verification_id, _ = await store.verifications.accept_by_api_key(
         request.api_key, request.e164, verification, code=request.code,
-        price=settings.call_price, flood_seconds=settings.flood_seconds,
+        price=destinations.call_price(request.country_code, request.e164, settings),
+        flood_seconds=settings.flood_seconds,
         refusal=refusal.name if refusal else "")
     return RETURN_CODES[result], verification_id
 
