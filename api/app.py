@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
-from api import cors, password_call, reverse_verify
+from api import cors, destinations, password_call, reverse_verify
 from api.appkeys import PROGRESS, SETTINGS, STORE
 from api.progress import ProgressWatch
 from api.redis_client import REDIS_DOWN
@@ -91,6 +91,7 @@ def create_app(settings: Settings, store: Store) -> web.Application:
     app.on_response_prepare.append(server_header)
     app[SETTINGS] = settings
     app[STORE] = store
+    destinations.prepare(settings)
     app.cleanup_ctx.append(progress_watch)
     app.router.add_get("/healthz", guarded(healthz))
     reverse_verify.add_routes(app, guarded)

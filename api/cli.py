@@ -9,14 +9,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 
 from api import admin
 from api.redis_client import REDIS_DOWN, connect_redis
 from engine import log_output
-from engine.settings import Settings, SettingsError, load_settings
+from engine.settings import Settings, SettingsError, read_settings
 from engine.store import Store
 
+log = logging.getLogger(__name__)
 SERVICES = {"run": {"api", "engine", "delivery"}, "api": {"api"}, "engine": {"engine"},
             "deliver": {"delivery"}}
 
@@ -152,11 +154,14 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `callverify` console script."""
     args = build_parser().parse_args(argv)
     try:
-        settings = load_settings()
+        settings, warnings = read_settings()
     except SettingsError as exc:  # before any command runs: nothing starts half-configured
         for line in exc.problems:
             print(f"callverify: {line}", file=sys.stderr)
         return 2
+    if args.command not in SERVICES:  # a service logs them, once it has a log
+        for line in warnings:
+            print(f"callverify: warning: {line}", file=sys.stderr)
     try:
         if args.command == "settings":
             print(repr(settings))
@@ -166,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(output)
         else:
             log_output.configure()
+            for line in warnings:
+                log.warning("%s", line)
             return run_components(settings, SERVICES[args.command], getattr(args, "workers", 1))
     except admin.AdminError as exc:
         print(f"callverify: {exc}", file=sys.stderr)

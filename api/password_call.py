@@ -7,10 +7,12 @@ JSON in, JSON out. Checks run in this order; the first that fails decides:
     400  the body is not a JSON object of at most 4 KiB with a possible
          international `phone_number`, a 4-digit or empty `verification_code`
          and a boolean `is_with_redirect`
-    400  `country not supported` / `number not supported` (settings), or
-         the number's destination prefix (less its last 4 digits) is blocked
-         by the velocity alarm (blocked before, or now: a request that would
-         go over prefix_alarm_per_minute accepted calls to it this minute)
+    400  `country not supported` (region not in CALLVERIFY_REGIONS) /
+         `number not supported` (a refused number type, a blocked prefix:
+         api/destinations.py), or the number's destination prefix (less its
+         last 4 digits) is blocked by the velocity alarm (blocked before, or
+         now: a request that would go over prefix_alarm_per_minute accepted
+         calls to it this minute)
     403  the number is on the do-not-call list
     429  the number was called less than flood_seconds ago
     402  the balance is below the price, or the charge would take the
@@ -36,6 +38,7 @@ from typing import cast
 import phonenumbers
 from aiohttp import web
 
+from api import destinations
 from api.appkeys import PROGRESS, SETTINGS, STORE
 from api.progress import ProgressWatch
 from engine import log_output, records, verifications
@@ -143,12 +146,12 @@ def possible_number(digits: str) -> phonenumbers.PhoneNumber | None:
 
 
 def dialing_refusal(request: PasswordCallRequest, settings: Settings) -> Refusal | None:
-    """400 for a country the trunk does not dial or a blocked prefix, else None."""
-    if request.country_code not in settings.countries:
-        return Refusal(400, "country not supported")
-    if request.e164.startswith(tuple(settings.blocked_prefixes)):
-        return Refusal(400, "number not supported")
-    return None
+    """400 for a region not dialled, a refused number type or a blocked prefix, else None."""
+    refused = destinations.refusal(request.country_code, request.e164, settings)
+    if refused is None:
+        return None
+    return Refusal(400, "country not supported" if refused == destinations.REGION
+                   else "number not supported")
 
 
 def pick_code(verification_code: str | None) -> str:

@@ -15,15 +15,17 @@ order and the first that fails decides the answer:
 4. 4  a caller_id other than the default that is not on the account's list
       (`callverify account caller-id add`), or that may never be shown
       (emergency, short, premium-rate: engine/caller_ids.py);
-5. 8  country_code not in the settings' countries;
-6. 7  the E.164 number starts with a blocked prefix; or its destination
-      prefix (the number less its last 4 digits) is blocked by the velocity
-      alarm: blocked before, or now, by a request that would go over
-      prefix_alarm_per_minute accepted calls to it this clock minute;
+5. 8  the number's region is not in CALLVERIFY_REGIONS (api/destinations.py);
+6. 7  the number is of a refused type (premium rate, shared cost, personal
+      number, UAN, voicemail) or starts with a blocked prefix; or its
+      destination prefix (the number less its last 4 digits) is blocked by
+      the velocity alarm: blocked before, or now, by a request that would go
+      over prefix_alarm_per_minute accepted calls to it this clock minute;
 7. 3  the number is on the do-not-call list;
 8. 6  the number was accepted less than flood_seconds ago (any account),
-   2  the balance is below the call price, or the charge would take the
-      account over its hourly spend limit (`callverify account spend-limit`),
+   2  the balance is below the call's price (api/destinations.py call_price),
+      or the charge would take the account over its hourly spend limit
+      (`callverify account spend-limit`),
    0  accepted: charged, flood-marked, stored and queued in one atomic step.
 
 Steps 1, 5 and 6's settings part are pure functions (`parse_request`,
@@ -39,6 +41,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from api import destinations
 from api.appkeys import SETTINGS, STORE
 from api.national_numbers import e164_number
 from api.query import query_pairs
@@ -123,13 +126,15 @@ def is_callback_url(url: str, egress_allow: tuple[str, ...] = ()) -> bool:
     return url_refusal(url, egress_allow) is None
 
 
+REFUSALS = {destinations.REGION: ReturnCode.COUNTRY_NOT_SUPPORTED,
+            destinations.NUMBER_TYPE: ReturnCode.AREA_NOT_SUPPORTED,
+            destinations.PREFIX: ReturnCode.AREA_NOT_SUPPORTED}
+
+
 def dialing_refusal(request: ReverseVerifyRequest, settings: Settings) -> ReturnCode | None:
-    """8 for a country the trunk does not dial, 7 for a blocked prefix, else None."""
-    if request.country_code not in settings.countries:
-        return ReturnCode.COUNTRY_NOT_SUPPORTED
-    if request.e164.startswith(tuple(settings.blocked_prefixes)):
-        return ReturnCode.AREA_NOT_SUPPORTED
-    return None
+    """8 for a region not dialled, 7 for a refused number type or a blocked prefix, else None."""
+    refused = destinations.refusal(request.country_code, request.e164, settings)
+    return None if refused is None else REFUSALS[refused]
 
 
 def caller_id_refusal(request: ReverseVerifyRequest, settings: Settings) -> ReturnCode | None:
@@ -176,9 +181,9 @@ async def decide(request: ReverseVerifyRequest, store: Store,
     listed = caller_id if needs_listing(caller_id, settings.default_caller_id) else ""
     result, verification_id, account_id = await store.verifications.accept_by_api_key(
         request.api_key, request.e164, verification, code=request.code,
-        price=settings.call_price, flood_seconds=settings.flood_seconds,
-        refusal=refusal.name if refusal else "", caller_id=listed,
-        alarm_per_minute=settings.prefix_alarm_per_minute)
+        price=destinations.call_price(request.country_code, request.e164, settings),
+        flood_seconds=settings.flood_seconds, refusal=refusal.name if refusal else "",
+        caller_id=listed, alarm_per_minute=settings.prefix_alarm_per_minute)
     return RETURN_CODES[result], verification_id, account_id
 
 

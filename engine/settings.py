@@ -8,11 +8,17 @@ Every value is checked (engine/settings_rules.py has the rules and why): a bad
 one raises SettingsError, whose lines name each bad variable and what it
 accepts, e.g. "CALLVERIFY_MAX_CONCURRENT_CALLS=0: must be a whole number >= 1".
 The check runs whenever a Settings is made, so `replace` is checked too.
+
+CALLVERIFY_COUNTRIES (calling codes) gave way to CALLVERIFY_REGIONS (ISO
+region codes) in issue 17; for one release the old name is still read, as
+every region of its calling codes, with a warning (`read_settings` returns
+it; the CLI prints it, `load_settings` logs it).
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
@@ -21,7 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.settings_rules import (
+    COUNTRY,
     PREFIX,
+    REGION,
     RULES,
     SECRET_FIELDS,
     SettingsError,
@@ -30,7 +38,9 @@ from engine.settings_rules import (
     shown,
 )
 
-__all__ = ["PREFIX", "SECRET_FIELDS", "Settings", "SettingsError", "load_settings"]
+__all__ = ["PREFIX", "SECRET_FIELDS", "Settings", "SettingsError", "load_settings",
+           "read_settings"]
+log = logging.getLogger(__name__)
 # Premium-rate ranges: NANP 900/976, UK 09x and 087x revenue-share numbers.
 DEFAULT_BLOCKED = ("1900", "1976", "4490", "4491", "4498", "44870", "44871", "44872", "44873")
 
@@ -48,7 +58,6 @@ class Settings:
     trunk_endpoint: str = "trunk"
     default_caller_id: str = "0000000000"
     cli_prefix: str = "4212222"
-    countries: tuple[str, ...] = ("1", "44", "421")
     regions: tuple[str, ...] = ("US", "CA", "GB", "GG", "JE", "IM", "SK")
     blocked_prefixes: tuple[str, ...] = DEFAULT_BLOCKED
     call_price: int = 1
@@ -134,8 +143,42 @@ def _gather(env, overrides: dict) -> dict[str, tuple[Any, str]]:
         key = PREFIX + f.name.upper()
         if key in env:
             given[f.name] = (env[key], "")
+    if PREFIX + "COUNTRIES" in env:
+        given["countries"] = (env[PREFIX + "COUNTRIES"], "")
     given.update((name, (value, "")) for name, value in overrides.items())
     return given
+
+
+def _legacy_countries(given: dict[str, tuple[Any, str]], found: list[str]) -> list[str]:
+    """Replace a given `countries` (CALLVERIFY_COUNTRIES, before issue 17) by the
+    regions of its calling codes, unless regions are given; the warnings to show.
+    A bad value goes to `found`."""
+    if "countries" not in given:
+        return []
+    raw, origin = given.pop("countries")
+    old, new = label("countries", raw, origin), f"{PREFIX}REGIONS"
+    if "regions" in given:
+        return [f"{old} is no longer read ({new} is set): remove it"]
+    try:
+        codes = convert(raw, ())
+        if not codes or not all(isinstance(c, str) and COUNTRY.fullmatch(c) for c in codes):
+            raise ValueError(raw)
+    except (TypeError, ValueError):
+        found.append(f"{old}: must be a comma-separated list of country calling codes "
+                     f"(1-3 digits), at least one; better, set {new} instead")
+        return []
+    import phonenumbers  # imported only when the old name is used
+
+    regions = tuple(region for code in codes
+                    for region in phonenumbers.region_codes_for_country_code(int(code))
+                    if REGION.fullmatch(region) and region != phonenumbers.UNKNOWN_REGION)
+    if not regions:
+        found.append(f"{old}: names no region: set {new} (ISO region codes, e.g. US,GB)")
+        return []
+    given["regions"] = (regions, origin)
+    return [f"{old} is deprecated and read this release only, as {new}={','.join(regions)} "
+            f"(every region of those calling codes); set {new} to the regions you serve "
+            f"(ISO codes; default {','.join(Settings.regions)})"]
 
 
 def convert(raw: Any, default: Any) -> Any:
@@ -174,12 +217,24 @@ def convert(raw: Any, default: Any) -> Any:
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings:
     """The settings from `env` (default: os.environ), its CALLVERIFY_CONFIG file
-    and `overrides`, checked; SettingsError names every bad value at once."""
+    and `overrides`, checked; SettingsError names every bad value at once.
+    Warnings (a deprecated name read) are logged."""
+    settings, warnings = read_settings(env, **overrides)
+    for warning in warnings:
+        log.warning("%s", warning)
+    return settings
+
+
+def read_settings(env: Mapping[str, str] | None = None,
+                  **overrides) -> tuple[Settings, list[str]]:
+    """load_settings' settings and its warnings, for a caller that shows them itself."""
     env = os.environ if env is None else env
     given = _gather(env, overrides)
+    found: list[str] = []
+    warnings = _legacy_countries(given, found)
     defaults = {f.name: getattr(Settings(), f.name) for f in fields(Settings)}
-    found = [f"{origin or name}: not a setting" for name, (_, origin) in given.items()
-             if name not in defaults]
+    found += [f"{origin or name}: not a setting" for name, (_, origin) in given.items()
+              if name not in defaults]
     values = {}
     for name, (raw, origin) in given.items():
         if name not in defaults:
@@ -197,7 +252,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings
         settings = _with_sandbox_ari(settings)
     if not settings.consumer_name:
         settings = settings.replace(consumer_name=f"{os.uname().nodename}-{settings.ari_app}")
-    return settings
+    return settings, warnings
 
 
 def _with_sandbox_ari(settings: Settings) -> Settings:

@@ -191,8 +191,6 @@ RULES: dict[str, Rule] = {
     "default_caller_id": matching(CALLER_ID, "1-15 digits"),
     "cli_prefix": matching(CLI_PREFIX, "at most 11 digits, not starting with 0 (the calling "
                            "number is this prefix and a 4-digit code)"),
-    "countries": each(COUNTRY, "a comma-separated list of country calling codes (1-3 digits, "
-                      "not starting with 0), at least one", at_least=1),
     "regions": each(REGION, "a comma-separated list of ISO 3166 region codes (e.g. US,GB,SK), "
                     "at least one", at_least=1),
     "call_prices": Rule("a JSON object (in TOML, a table) of ISO region codes or E.164 prefixes to "

@@ -48,7 +48,7 @@ class PasswordCallClient(ServedApi):
 @pytest.fixture
 async def serve(clean_redis):
     """Start the real API (api_harness.serve_api) on a free port; returns a client factory."""
-    async with serve_api(clean_redis, PasswordCallClient, countries=("1", "44", "421"),
+    async with serve_api(clean_redis, PasswordCallClient,
                          redirect_wait_seconds=0.5, cors_origins=(ORIGIN,)) as start:
         yield start
 
@@ -285,10 +285,26 @@ async def test_400_wrong_field_is_named(api, changes, field):
 # -- policy ----------------------------------------------------------------
 
 async def test_400_country_not_supported(serve):
-    api = await serve(countries=("1", "44"))
+    api = await serve(regions=("US", "GB"))
     account_id, token = await api.account()
     status, body, _ = await api.post(token)
     assert (status, body) == (400, {"ok": False, "error": "country not supported"})
+    await assert_nothing_placed(api, account_id)
+
+
+async def test_400_country_not_supported_for_jamaica_by_default(api):
+    account_id, token = await api.account()
+    status, body, _ = await api.post(token, {**SEED_BODY, "phone_number": "18762345678"})
+    assert (status, body) == (400, {"ok": False, "error": "country not supported"})
+    await assert_nothing_placed(api, account_id)
+
+
+@pytest.mark.parametrize("number", ["448431234567", "421900123456", "447012345678"])
+async def test_400_premium_rate_and_personal_numbers(serve, number):
+    api = await serve(blocked_prefixes=())  # refused by their type, not by a prefix
+    account_id, token = await api.account()
+    status, body, _ = await api.post(token, {**SEED_BODY, "phone_number": number})
+    assert (status, body) == (400, {"ok": False, "error": "number not supported"})
     await assert_nothing_placed(api, account_id)
 
 

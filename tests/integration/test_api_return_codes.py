@@ -195,6 +195,36 @@ async def test_8_country_not_supported(api):
     assert await api.queued() == 0
 
 
+async def test_8_jamaica_by_default(api):
+    account_id, api_key = await api.account()
+    assert await api.verify(api_key, phone_number="8762345678") == "8"
+    assert await api.credits(account_id) == 5
+    assert await api.queued() == 0
+
+
+@pytest.mark.parametrize("country_code, phone_number", [("44", "8431234567"),
+                                                        ("421", "900123456")])
+async def test_7_premium_rate_by_number_type(serve, country_code, phone_number):
+    api = await serve(blocked_prefixes=())  # refused by their type, not by a prefix
+    account_id, api_key = await api.account()
+    assert await api.verify(api_key, phone_number=phone_number, country_code=country_code) == "7"
+    assert await api.credits(account_id) == 5
+    assert await api.queued() == 0
+
+
+async def test_the_price_by_prefix_then_region_then_call_price(serve):
+    api = await serve(call_price=1, call_prices={"GB": 2, "4420": 3})
+    account_id, api_key = await api.account(credits=10)
+    assert await api.verify(api_key, phone_number="7400123456", country_code="44") == "0"
+    assert await api.credits(account_id) == 8      # GB: 2
+    assert await api.verify(api_key, phone_number="2079460123", country_code="44") == "0"
+    assert await api.credits(account_id) == 5      # +4420: 3, before GB's 2
+    assert await api.verify(api_key) == "0"
+    assert await api.credits(account_id) == 4      # US, not listed: CALLVERIFY_CALL_PRICE
+    _, poor_key = await api.account(credits=1)
+    assert await api.verify(poor_key, phone_number="7400123457", country_code="44") == "2"
+
+
 async def test_uk_number_with_national_zero_is_accepted(api):
     _, api_key = await api.account()
     assert await api.verify(api_key, phone_number="07911123456", country_code="44") == "0"

@@ -128,7 +128,7 @@ def request_for(phone_number: str) -> PasswordCallRequest:
 
 
 def test_dialing_refusals_follow_the_settings():
-    settings = Settings(countries=("1", "421"), blocked_prefixes=("1900", "42190"))
+    settings = Settings(regions=("US", "SK"), blocked_prefixes=("1900", "42190"))
     assert dialing_refusal(request_for("421222202004"), settings) is None
     assert dialing_refusal(request_for("15551234567"), settings) is None
     assert dialing_refusal(request_for("447911123456"), settings) == Refusal(400, "country not supported")

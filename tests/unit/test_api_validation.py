@@ -109,13 +109,14 @@ def test_blocked_prefix_answers_7(country_code, phone_number):
 def test_blocked_prefixes_come_from_settings():
     settings = SETTINGS.replace(blocked_prefixes=("1555",))
     assert refusal("1", "5551234567", settings) == 7
-    assert refusal("1", "9005551234", settings) is None
+    assert refusal("1", "2025550123", settings) is None
+    assert refusal("1", "9765551234", settings) is None  # no longer blocked; not typed either
 
 
-def test_country_not_in_settings_answers_8():
+def test_region_not_in_settings_answers_8():
     assert refusal("49", "301234567") == ReturnCode.COUNTRY_NOT_SUPPORTED == 8
-    assert refusal("49", "301234567", SETTINGS.replace(countries=("49",))) is None
-    assert refusal("1", "5551234567", SETTINGS.replace(countries=("44",))) == 8
+    assert refusal("49", "301234567", SETTINGS.replace(regions=("DE",))) is None
+    assert refusal("1", "5551234567", SETTINGS.replace(regions=("GB",))) == 8
 
 
 def test_dialable_numbers_pass_the_default_coverage():

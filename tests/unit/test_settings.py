@@ -3,6 +3,7 @@ accepts; the command line exits 2 with those lines; secrets never printed."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from api import admin
 from api.cli import main
 from engine import loop
 from engine.flows.reverse_verify import DEFAULT_PROMPTS
-from engine.settings import Settings, SettingsError, load_settings
+from engine.settings import Settings, SettingsError, load_settings, read_settings
 from engine.settings_rules import PROMPT_NAMES, RING_WINDOW_SECONDS, RULES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,6 +59,9 @@ def test_what_does_not_convert_gets_the_same_kind_of_message(variable, value):
     ("default_caller_id", "+421"), ("default_caller_id", "1" * 16),
     ("cli_prefix", "0421"), ("cli_prefix", "1" * 12), ("countries", ""),
     ("countries", "1,+44"), ("countries", "0"), ("blocked_prefixes", "1900,09"),
+    ("regions", ""), ("regions", "us"), ("regions", "USA"), ("regions", "001"),
+    ("call_prices", '{"gb": 2}'), ("call_prices", '{"+44": 2}'), ("call_prices", '{"GB": -1}'),
+    ("call_prices", '{"1876": 0.5}'), ("call_prices", "[1]"),
     ("call_price", "-1"), ("flood_seconds", "0"), ("ring_timeout", "0.5"),
     ("first_digit_timeout", "0"), ("inter_digit_timeout", "-1"), ("max_attempts", "0"),
     ("call_cap_seconds", "0"), ("claim_idle_seconds", "0"), ("callback_timeout", "0"),
@@ -80,7 +84,8 @@ def test_each_rule_refuses(name, bad):
     ("api_listen", "api.example.com:8080"), ("redis_url", "rediss://:pw@redis.example:6380/2"),
     ("redis_url", "unix:///run/redis.sock?db=1"), ("redis_url", "redis://127.0.0.1"),
     ("ari_url", "https://pbx.example/asterisk"), ("cli_prefix", ""),
-    ("blocked_prefixes", ""), ("countries", "49"), ("flood_seconds", "1"),
+    ("blocked_prefixes", ""), ("countries", "49"), ("regions", "DE, AT"),
+    ("call_prices", '{"GB": 2, "1876": 50}'), ("call_prices", "{}"), ("flood_seconds", "1"),
     ("redirect_wait_seconds", "0"), ("cors_origins", "https://a.example, http://localhost:3000"),
     ("prompts", '{"goodbye": ["sound:bye"], "verified": "sound:ok"}'),
     ("password_call_prices", "{}"), ("event_loop", "asyncio"), ("cpu_nice", "-20"),
@@ -112,12 +117,13 @@ def test_a_toml_files_bad_value_is_named_with_the_file(tmp_path):
 
 def test_a_toml_file_gives_typed_values_and_the_environment_wins(tmp_path):
     config = tmp_path / "callverify.toml"
-    config.write_text('cli_prefix = 4420794\ncountries = [1, 44]\nring_timeout = 20\n'
-                      'max_attempts = 4.0\n[password_call_prices]\n"44" = 120\n')
+    config.write_text('cli_prefix = 4420794\nregions = ["US", "GB"]\nring_timeout = 20\n'
+                      'max_attempts = 4.0\n[password_call_prices]\n"44" = 120\n'
+                      '[call_prices]\nGB = 2\n"1876" = 50\n')
     settings = load_settings({"CALLVERIFY_CONFIG": str(config), "CALLVERIFY_RING_TIMEOUT": "25"})
-    assert (settings.cli_prefix, settings.countries, settings.ring_timeout,
-            settings.max_attempts, settings.password_call_prices) == (
-        "4420794", ("1", "44"), 25.0, 4, {"44": 120})
+    assert (settings.cli_prefix, settings.regions, settings.ring_timeout,
+            settings.max_attempts, settings.password_call_prices, settings.call_prices) == (
+        "4420794", ("US", "GB"), 25.0, 4, {"44": 120}, {"GB": 2, "1876": 50})
 
 
 def test_a_fractional_whole_number_in_toml_is_refused_not_truncated(tmp_path):
@@ -146,7 +152,7 @@ def test_defaults_and_the_tests_overrides_are_accepted():
         consumer_name="pytest-engine")
     assert (settings.ring_timeout, settings.delivery_backoff_base) == (6.0, 0.2)
     # tests/unit and tests/integration/api_harness.py construct and replace directly
-    Settings(countries=("1", "421"), blocked_prefixes=("1900", "42190"))
+    Settings(regions=("US", "SK"), blocked_prefixes=("1900", "42190"))
     Settings(password_call_prices={"421": 83, "44": 120}, password_call_default_price=100)
     Settings().replace(cli_prefix="", redirect_wait_seconds=0.5, cors_origins=("https://app.example",),
                        tls_cert="/tmp/c.pem", tls_key="/tmp/k.pem", flood_seconds=1, call_price=2)
@@ -234,3 +240,74 @@ def test_the_settings_command_masks_the_redis_password(clean_env, capsys):
     out = capsys.readouterr().out
     assert "hunter" not in out
     assert "redis_url='redis://:***@127.0.0.1:6379/0'" in out and "ari_password='***'" in out
+
+
+# -- CALLVERIFY_COUNTRIES, read for one release as CALLVERIFY_REGIONS -------
+
+NANP_REGIONS = ("US", "AG", "AI", "AS", "BB", "BM", "BS", "CA", "DM", "DO", "GD", "GU", "JM",
+                "KN", "KY", "LC", "MP", "MS", "PR", "SX", "TC", "TT", "VC", "VG", "VI")
+
+
+def test_legacy_countries_are_read_as_every_region_of_their_calling_codes():
+    settings, warnings = read_settings({"CALLVERIFY_COUNTRIES": "1,421"})
+    assert settings.regions == (*NANP_REGIONS, "SK")
+    [warning] = warnings
+    assert warning.startswith("CALLVERIFY_COUNTRIES=1,421 is deprecated")
+    assert "set CALLVERIFY_REGIONS" in warning
+
+
+def test_legacy_countries_in_the_toml_file_too(tmp_path):
+    config = tmp_path / "callverify.toml"
+    config.write_text("countries = [44]\n")
+    settings, [warning] = read_settings({"CALLVERIFY_CONFIG": str(config)})
+    assert settings.regions == ("GB", "GG", "IM", "JE")
+    assert f"(countries in {config})" in warning and "CALLVERIFY_REGIONS" in warning
+
+
+def test_regions_win_over_legacy_countries_with_a_warning():
+    settings, [warning] = read_settings({"CALLVERIFY_COUNTRIES": "1",
+                                         "CALLVERIFY_REGIONS": "US,CA"})
+    assert settings.regions == ("US", "CA")
+    assert "no longer read (CALLVERIFY_REGIONS is set)" in warning
+
+
+def test_without_legacy_countries_there_is_no_warning():
+    settings, warnings = read_settings({})
+    assert (settings.regions, warnings) == (("US", "CA", "GB", "GG", "JE", "IM", "SK"), [])
+    assert not hasattr(settings, "countries")
+
+
+@pytest.mark.parametrize("value", ["", "1,+44", "0", "800"])
+def test_bad_legacy_countries_are_named(value):
+    assert refusal({"CALLVERIFY_COUNTRIES": value}).startswith(f"CALLVERIFY_COUNTRIES={value}")
+
+
+def test_load_settings_logs_the_warning_once(caplog):
+    caplog.set_level(logging.WARNING)
+    assert load_settings({"CALLVERIFY_COUNTRIES": "44"}).regions == ("GB", "GG", "IM", "JE")
+    [record] = [r for r in caplog.records if "CALLVERIFY_COUNTRIES" in r.getMessage()]
+    assert record.levelno == logging.WARNING and "CALLVERIFY_REGIONS" in record.getMessage()
+
+
+def test_the_cli_prints_the_warning_on_stderr(clean_env, capsys):
+    clean_env.setenv("CALLVERIFY_COUNTRIES", "421")
+    assert main(["settings"]) == 0
+    out, err = capsys.readouterr()
+    assert "regions=('SK',)" in out
+    [line] = err.splitlines()
+    assert line.startswith("callverify: warning: CALLVERIFY_COUNTRIES=421 is deprecated")
+    assert "CALLVERIFY_REGIONS" in line
+
+
+def test_a_service_logs_the_warning_once(clean_env, capsys, caplog):
+    clean_env.setenv("CALLVERIFY_COUNTRIES", "421")
+    started = []
+    clean_env.setattr("api.cli.log_output.configure", lambda: None)
+    clean_env.setattr("api.cli.run_components",
+                      lambda settings, *_: started.append(settings.regions) or 0)
+    caplog.set_level(logging.WARNING)
+    assert main(["api"]) == 0
+    assert started == [("SK",)]
+    assert "callverify: warning" not in capsys.readouterr().err
+    [record] = [r for r in caplog.records if "CALLVERIFY_COUNTRIES" in r.getMessage()]
+    assert record.name == "api.cli" and "CALLVERIFY_REGIONS" in record.getMessage()
