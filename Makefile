@@ -7,7 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 REDIS_URL ?= $(or $(CALLVERIFY_REDIS_URL),redis://127.0.0.1:6379/0)
 REDIS_DIR ?= /var/lib/callverify/redis
-DEBS := redis-server sip-tester debootstrap
+# php-cli runs docs/security.md's PHP receiver example in the tests.
+DEBS := redis-server sip-tester debootstrap php-cli
 
 .PHONY: test lint run deps venv sandbox sandbox-stop redis unit integration bench clean
 
@@ -40,6 +41,7 @@ deps:
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v sipp >/dev/null || missing="$$missing sip-tester"; \
 	command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || missing="$$missing debootstrap"; \
+	command -v php >/dev/null || missing="$$missing php-cli"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
