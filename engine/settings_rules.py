@@ -11,8 +11,7 @@ naming the variable and what it accepts, every bad value at once. Values
 shown in messages have passwords masked (`mask_url`, SECRET_FIELDS).
 
 Each rule follows what the code does with the value; where the bound is not
-obvious, the rule's message says it (e.g. ring_timeout >= 1: ARI originates
-take whole seconds; flood_seconds >= 1: Redis refuses `SET ... PX 0`).
+obvious, the rule's message says it (ring_timeout >= 1: ARI takes whole seconds).
 """
 from __future__ import annotations
 
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from engine.caller_ids import caller_id_problem
 from engine.loop import LOOPS
 
 PREFIX = "CALLVERIFY_"
@@ -168,6 +168,11 @@ def _prompts(value: Any) -> bool:
     return isinstance(value, dict) and all(k in PROMPT_NAMES and media(v) for k, v in value.items())
 
 
+def _default_caller_id(value: Any) -> bool:
+    return (isinstance(value, str) and CALLER_ID.fullmatch(value) is not None
+            and (not value.strip("0") or caller_id_problem(value) is None))
+
+
 def _text(value: Any) -> bool:
     return isinstance(value, str)
 
@@ -188,7 +193,8 @@ RULES: dict[str, Rule] = {
                                  "starting with a letter or digit)"),
     "trunk_uri": matching(SIP_URI, "a SIP URI (e.g. sip:127.0.0.1:5070)"),
     "trunk_endpoint": matching(ENDPOINT, "a PJSIP endpoint name (no spaces, '/', '@', ',', '&')"),
-    "default_caller_id": matching(CALLER_ID, "1-15 digits"),
+    "default_caller_id": Rule("1-15 digits: all zeros, or an E.164 number that may be shown (not "
+                              "emergency, short or premium: engine/caller_ids.py)", _default_caller_id),
     "cli_prefix": matching(CLI_PREFIX, "at most 11 digits, not starting with 0 (the calling "
                            "number is this prefix and a 4-digit code)"),
     "regions": each(REGION, "a comma-separated list of ISO 3166 region codes (e.g. US,GB,SK), "
@@ -222,10 +228,8 @@ RULES: dict[str, Rule] = {
     "redirect_wait_seconds": seconds(0),
     "cors_origins": Rule("a comma-separated list of origins, each http(s)://host[:port] "
                          "without a path, or empty", _origins),
-    "tls_cert": Rule("a file path, or empty", _text),
-    "tls_key": Rule("a file path, or empty", _text),
-    "code_key": Rule("text", _text),
-    "consumer_name": Rule("text", _text),
+    "tls_cert": Rule("a file path, or empty", _text), "tls_key": Rule("a file path, or empty", _text),
+    "code_key": Rule("text", _text), "consumer_name": Rule("text", _text),
     "prompts": Rule(f"a JSON object (in TOML, a table) whose keys are among {', '.join(PROMPT_NAMES)} and whose "
                     'values are media URIs or lists of them, e.g. {"goodbye": ["sound:bye"]}',
                     _prompts),

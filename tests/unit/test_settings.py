@@ -57,6 +57,7 @@ def test_what_does_not_convert_gets_the_same_kind_of_message(variable, value):
     ("ari_user", "a:b"), ("ari_app", "two words"), ("sandbox_instance", "../etc"),
     ("trunk_uri", "127.0.0.1:5070"), ("trunk_endpoint", "trunk/x"),
     ("default_caller_id", "+421"), ("default_caller_id", "1" * 16),
+    ("default_caller_id", "911"), ("default_caller_id", "112"), ("default_caller_id", "4490123456"),
     ("cli_prefix", "0421"), ("cli_prefix", "1" * 12), ("countries", ""),
     ("countries", "1,+44"), ("countries", "0"), ("blocked_prefixes", "1900,09"),
     ("regions", ""), ("regions", "us"), ("regions", "USA"), ("regions", "001"),
