@@ -18,6 +18,11 @@ import pytest
 import redis
 import uvloop
 
+# The shared API test scaffolding asserts (exit status of the console script,
+# installed project): have pytest explain those failures as it does in tests.
+# Registered here, before tests/integration/conftest.py imports it.
+pytest.register_assert_rewrite("tests.integration.api_harness")
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -17,12 +17,14 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-import redis
+import redis as sync_redis
 from aiohttp import web
+from redis.asyncio import Redis as AsyncRedis
 
 from api.service import Service
 from engine.settings import load_settings, sandbox_state
 from tests.conftest import free_port
+from tests.integration.api_harness import callverify, cli_environment
 from tests.phones.phone import SipPhone
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -168,7 +170,7 @@ async def asterisk_clean(sandbox, clean_redis):
     while (channels := await ari_channels(sandbox)) and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
     assert channels == [], f"channels left on Asterisk: {[c['id'] for c in channels]}"
-    client = redis.Redis.from_url(clean_redis)
+    client = sync_redis.Redis.from_url(clean_redis)
     try:
         if client.exists("cv:calls"):
             pending = client.xpending("cv:calls", "engines")["pending"] if client.xinfo_groups("cv:calls") else 0
@@ -179,7 +181,7 @@ async def asterisk_clean(sandbox, clean_redis):
 
 
 def outcome_of(redis_url: str, verification_id: str) -> dict[str, str]:
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client = sync_redis.Redis.from_url(redis_url, decode_responses=True)
     try:
         return client.hgetall(f"cv:verification:{verification_id}")
     finally:
@@ -187,7 +189,7 @@ def outcome_of(redis_url: str, verification_id: str) -> dict[str, str]:
 
 
 def only_verification(redis_url: str) -> dict[str, str]:
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client = sync_redis.Redis.from_url(redis_url, decode_responses=True)
     try:
         keys = client.keys("cv:verification:*")
         assert len(keys) == 1, keys
@@ -203,6 +205,21 @@ def record_figure(name: str, value: float) -> None:
         fh.write(json.dumps({"name": name, "value": value, "at": time.time()}) + "\n")
 
 
-# The shared API test scaffolding asserts (exit status of the console script,
-# installed project): have pytest explain those failures as it does in tests.
-pytest.register_assert_rewrite("tests.integration.api_harness")
+@pytest.fixture
+async def redis(clean_redis):
+    """An asyncio client of the test Redis."""
+    client = AsyncRedis.from_url(clean_redis)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def cli_env(clean_redis, tmp_path) -> dict[str, str]:
+    """The environment the real `callverify` console script runs in (api_harness)."""
+    return cli_environment(clean_redis, tmp_path)
+
+
+@pytest.fixture
+def account_id(cli_env) -> str:
+    """A new account, made through the console script."""
+    return json.loads(callverify(cli_env, "account", "create", "--name", "acme"))["account_id"]

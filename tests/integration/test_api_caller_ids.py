@@ -9,7 +9,7 @@ import json
 import pytest
 
 from engine.keys import caller_ids_key, flood_key
-from tests.integration.api_harness import callverify, cli_environment, serve_api
+from tests.integration.api_harness import callverify, serve_api
 from tests.integration.test_api_password_call import SEED_BODY, PasswordCallClient
 from tests.integration.test_api_return_codes import ApiClient
 
@@ -20,11 +20,6 @@ LISTED = "15559876543"
 async def api(clean_redis) -> ApiClient:
     async with serve_api(clean_redis, ApiClient) as start:
         yield await start()
-
-
-@pytest.fixture
-def cli_env(clean_redis, tmp_path) -> dict:
-    return cli_environment(clean_redis, tmp_path)
 
 
 async def test_a_caller_id_not_listed_is_4_and_charges_nothing(api):

@@ -7,19 +7,9 @@ import pytest
 import redis
 
 from engine.webhook_fields import PASSWORD_CALL_FIELDS
-from tests.integration.api_harness import callverify, cli_environment
+from tests.integration.api_harness import callverify
 
 URL = "https://crm.example/hooks/cdr?source=callverify"
-
-
-@pytest.fixture
-def cli_env(clean_redis, tmp_path):
-    return cli_environment(clean_redis, tmp_path)
-
-
-@pytest.fixture
-def account_id(cli_env) -> str:
-    return json.loads(callverify(cli_env, "account", "create", "--name", "acme"))["account_id"]
 
 
 def stored_webhook(env: dict, account_id: str) -> dict:

@@ -20,13 +20,6 @@ async def queue(redis: Redis, delivery: dict) -> None:
 
 
 @pytest.fixture
-async def redis(clean_redis):
-    client = Redis.from_url(clean_redis)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
 async def deliverer(redis):
     worker = Deliverer(redis, timeout=2, backoff_base=30, give_up_seconds=3600, egress_allow=LOCAL)
     task = asyncio.get_running_loop().create_task(worker.run())

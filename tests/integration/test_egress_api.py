@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.integration.api_harness import ServedApi, callverify, cli_environment, serve_api
+from tests.integration.api_harness import ServedApi, callverify, serve_api
 
 REFUSED = [
     "http://127.0.0.1/cb", "http://127.0.0.1:8080/cb", "http://169.254.169.254/latest/meta-data/",
@@ -59,16 +59,6 @@ async def test_the_allow_list_opens_its_networks_at_accept_time(serve):
     for url in ("http://10.2.0.1/cb", "http://[::1]/cb", "http://169.254.169.254/"):
         assert await api.verify(api_key, url) == "4", url
     assert await api.credits(account_id) == 2
-
-
-@pytest.fixture
-def cli_env(clean_redis, tmp_path):
-    return cli_environment(clean_redis, tmp_path)
-
-
-@pytest.fixture
-def account_id(cli_env) -> str:
-    return json.loads(callverify(cli_env, "account", "create", "--name", "acme"))["account_id"]
 
 
 @pytest.mark.parametrize("url, reason", [

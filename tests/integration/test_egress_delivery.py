@@ -80,13 +80,6 @@ async def v6():
     await listener.stop()
 
 
-@pytest.fixture
-async def redis(clean_redis):
-    client = Redis.from_url(clean_redis)
-    yield client
-    await client.aclose()
-
-
 @asynccontextmanager
 async def delivering(redis: Redis, allow: tuple[str, ...] = (),
                      timeout: float = 2) -> AsyncIterator[Deliverer]:

@@ -19,13 +19,6 @@ from engine.verification import Verification
 from tests.integration.conftest import LOCAL
 
 
-@pytest.fixture
-async def redis(clean_redis):
-    client = Redis.from_url(clean_redis)
-    yield client
-    await client.aclose()
-
-
 async def running(worker: Deliverer) -> asyncio.Task:
     task = asyncio.get_running_loop().create_task(worker.run())
     while not worker.taking:

@@ -31,7 +31,6 @@ from tests.integration.test_signed_deliveries import (  # noqa: F401 (fixtures)
     deliverer,
     new_account,
     queue,
-    redis,
 )
 
 

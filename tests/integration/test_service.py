@@ -7,7 +7,6 @@ import socket
 
 import aiohttp
 import pytest
-from redis.asyncio import Redis
 
 from api.service import Service
 from engine.delivery import DUE, WAKE, delivery_key, new_delivery
@@ -25,13 +24,6 @@ async def relay(clean_redis):
     r = TcpRelay(free_port(), host, int(port))
     yield r
     await r.stop()
-
-
-@pytest.fixture
-async def redis(clean_redis):
-    client = Redis.from_url(clean_redis)
-    yield client
-    await client.aclose()
 
 
 def settings_for(redis_url: str) -> Settings:

@@ -19,7 +19,7 @@ from engine.keys import verification_key, webhook_secret_key
 from engine.outcome import CallOutcome
 from engine.store import Store
 from engine.verification import Verification
-from tests.integration.api_harness import callverify, cli_environment
+from tests.integration.api_harness import callverify
 from tests.integration.conftest import LOCAL, CallbackSink
 
 # The deliverer as the service builds it, sending to a listener on this host
@@ -44,13 +44,6 @@ class SigningSink(CallbackSink):
 
 
 @pytest.fixture
-async def redis(clean_redis):
-    client = Redis.from_url(clean_redis)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
 async def sink():
     receiver = SigningSink()
     await receiver.start()
@@ -67,11 +60,6 @@ async def deliverer(redis):
     yield worker
     worker.stop()
     await asyncio.wait_for(task, 10)
-
-
-@pytest.fixture
-def cli_env(clean_redis, tmp_path):
-    return cli_environment(clean_redis, tmp_path)
 
 
 async def new_account(redis: Redis) -> tuple[str, str]:
