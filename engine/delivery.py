@@ -14,19 +14,16 @@ and host, never by its URL: a callback's query carries the customer's secret.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
-import secrets
 import time
 import traceback
-from dataclasses import dataclass
 
 import aiohttp
 from redis.asyncio import Redis
-from yarl import URL
 
-from engine.egress import EgressRefused, host_of
+from engine.delivery_record import LEASE_SECONDS, Delivery
+from engine.egress import EgressRefused
 from engine.keys import DEAD, DELIVERY_PREFIX, DUE, WAKE, delivery_key
 from engine.outbound import failure_text, outbound_session, send
 from engine.scripts import lua_script
@@ -34,7 +31,6 @@ from engine.webhook_signing import DeliverySigner
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 60
 LEASE_BATCH = 50
 # Deliveries due this soon are leased too: a wake-up never misses one whose due
 # time, taken on another process's clock, is a hair ahead of ours.
@@ -64,69 +60,6 @@ DONE_LUA = """
 redis.call('DEL', KEYS[1])
 return redis.call('ZREM', KEYS[2], ARGV[1])
 """
-
-
-@dataclass(frozen=True)
-class Delivery:
-    delivery_id: str
-    method: str
-    url: str
-    body: str
-    attempts: int
-    created_at: float
-    account_id: str = ""  # whose secrets sign it; none on deliveries stored before
-    kind: str = ""
-    refused: str = ""  # why it may not be sent at all (its URL could not be built)
-
-    @classmethod
-    def from_hash(cls, delivery_id: str, flat: list[bytes]) -> Delivery:
-        raw = {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)}
-        return cls(delivery_id, raw[b"method"].decode(), raw[b"url"].decode(),
-                   raw[b"body"].decode(), int(raw[b"attempts"]), float(raw[b"created_at"]),
-                   raw.get(b"account_id", b"").decode(), raw.get(b"kind", b"").decode(),
-                   raw.get(b"refused", b"").decode())
-
-    @classmethod
-    def from_new(cls, new: dict) -> Delivery:
-        """The delivery `new_delivery` described, as stored."""
-        f = new["fields"]
-        return cls(new["id"], f["method"], f["url"], f["body"], int(f["attempts"]),
-                   float(f["created_at"]), f.get("account_id", ""), f["kind"],
-                   f.get("refused", ""))
-
-    @property
-    def named(self) -> str:
-        """How logs name it: id, kind and host (never the URL's path or query)."""
-        return f"{self.delivery_id} ({self.kind or 'delivery'} to {host_of(self.url)})"
-
-
-def new_delivery(method: str, url: str, *, params: dict | None = None,
-                 payload: dict | None = None, kind: str = "", leased: bool = False,
-                 account_id: str = "") -> dict:
-    """A delivery's id, hash fields and due time; GET carries `params`, POST a JSON `payload`.
-
-    It is signed with the secrets of `account_id` (engine/webhook_signing.py).
-
-    A `leased` one is stored as leased to the process that creates it (see
-    `Deliverer.hand_over`): due when the lease runs out, with no wake-up.
-    A URL that cannot be built does not stop the verdict that sends it: the
-    delivery is stored `refused`, and the deliverer moves it to the dead list.
-    """
-    refused = ""
-    if params:
-        try:
-            url = str(URL(url).extend_query(params))
-        except (ValueError, TypeError) as exc:
-            refused = f"the URL cannot be built ({type(exc).__name__})"
-    now = time.time()
-    fields = {"method": method, "url": url, "kind": kind, "attempts": "0",
-              "account_id": account_id,
-              "body": json.dumps(payload) if payload is not None else "",
-              "created_at": f"{now:.3f}"}
-    if refused:
-        fields["refused"] = refused
-    return {"id": secrets.token_hex(8), "due": now + LEASE_SECONDS if leased else now,
-            "wake": not leased, "fields": fields}
 
 
 class Deliverer:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 
-from engine.delivery import Deliverer, new_delivery
+from engine.delivery import Deliverer
+from engine.delivery_record import new_delivery
 from engine.flows.call import CallRecord
 from engine.keys import delivery_key
 from engine.outcome import CallOutcome

@@ -23,7 +23,7 @@ from yarl import URL
 from engine.webhook_secrets import WebhookSecrets
 
 if TYPE_CHECKING:
-    from engine.delivery import Delivery
+    from engine.delivery_record import Delivery
 
 
 def sign(secret: str, msg_id: str, timestamp: int, content: str) -> str:

@@ -8,7 +8,8 @@ import time
 import pytest
 from redis.asyncio import Redis
 
-from engine.delivery import DEAD, DUE, WAKE, Deliverer, delivery_key, new_delivery
+from engine.delivery import DEAD, DUE, WAKE, Deliverer, delivery_key
+from engine.delivery_record import new_delivery
 from tests.integration.conftest import LOCAL
 
 
@@ -53,6 +54,29 @@ async def test_a_due_id_without_its_record_is_dropped(redis, deliverer, callback
     await asyncio.sleep(0.3)
     assert await redis.zcard(DUE) == 0
     assert callbacks.requests.empty()
+
+
+async def test_a_damaged_record_goes_to_the_dead_list_and_the_rest_is_sent(redis, deliverer,
+                                                                          callbacks):
+    """A hash with a field missing or not a number stops neither the lease
+    loop nor the deliveries leased with it."""
+    damaged = {"no-url": {"method": "GET", "attempts": "0", "created_at": "1"},
+               "bad-attempts": {"method": "GET", "url": callbacks.url, "attempts": "x",
+                                "created_at": "1"}}
+    for delivery_id, fields in damaged.items():
+        await redis.hset(delivery_key(delivery_id), mapping=fields)
+        await redis.zadd(DUE, {delivery_id: time.time()})
+    await queue(redis, new_delivery("GET", callbacks.url, params={"n": "2"}))
+    assert (await callbacks.next(timeout=10))["query"] == {"n": "2"}
+    for _ in range(50):
+        if await redis.zcard(DEAD) == 2:
+            break
+        await asyncio.sleep(0.1)
+    assert sorted(await redis.zrange(DEAD, 0, -1)) == [b"bad-attempts", b"no-url"]
+    for delivery_id in damaged:
+        error = (await redis.hget(delivery_key(delivery_id), "last_error")).decode()
+        assert "a damaged record" in error
+    assert await redis.zcard(DUE) == 0 and callbacks.requests.empty()
 
 
 async def test_a_refused_delivery_is_kept_and_rescheduled(redis, deliverer, callbacks):

@@ -18,7 +18,8 @@ from redis.asyncio import Redis
 
 from engine import delivery as delivery_module
 from engine import records
-from engine.delivery import DEAD, DUE, WAKE, Deliverer, delivery_key, new_delivery
+from engine.delivery import DEAD, DUE, WAKE, Deliverer, delivery_key
+from engine.delivery_record import new_delivery
 from engine.keys import CALLS_GROUP, CALLS_STREAM, verification_key
 from engine.outcome import CallOutcome
 from engine.store import Store

@@ -10,7 +10,8 @@ import pytest
 from redis.asyncio import Redis
 
 from engine import records
-from engine.delivery import DUE, LEASE_SECONDS, WAKE, Deliverer, delivery_key, new_delivery
+from engine.delivery import DUE, WAKE, Deliverer, delivery_key
+from engine.delivery_record import LEASE_SECONDS, new_delivery
 from engine.flows.call import CallRecord
 from engine.keys import CALLS_GROUP, CALLS_STREAM, verification_key
 from engine.outcome import CallOutcome

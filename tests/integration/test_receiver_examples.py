@@ -19,7 +19,8 @@ from redis.asyncio import Redis
 from yarl import URL
 
 from engine import records
-from engine.delivery import DUE, delivery_key, new_delivery
+from engine.delivery import DUE, delivery_key
+from engine.delivery_record import new_delivery
 from engine.keys import verification_key
 from engine.outcome import CallOutcome
 from engine.store import Store

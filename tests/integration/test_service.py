@@ -9,7 +9,8 @@ import aiohttp
 import pytest
 
 from api.service import Service
-from engine.delivery import DUE, WAKE, delivery_key, new_delivery
+from engine.delivery import DUE, WAKE, delivery_key
+from engine.delivery_record import new_delivery
 from engine.keys import CALLS_GROUP, CALLS_STREAM
 from engine.settings import Settings
 from tests.conftest import free_port

@@ -14,7 +14,8 @@ from redis.asyncio import Redis
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from engine import records
-from engine.delivery import DUE, WAKE, Deliverer, delivery_key, new_delivery
+from engine.delivery import DUE, WAKE, Deliverer, delivery_key
+from engine.delivery_record import new_delivery
 from engine.keys import verification_key, webhook_secret_key
 from engine.outcome import CallOutcome
 from engine.store import Store

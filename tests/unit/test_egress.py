@@ -11,7 +11,7 @@ from yarl import URL
 
 from api.admin import AdminError, webhook_url
 from api.reverse_verify import ReturnCode, ReverseVerifyRequest, parse_request
-from engine.delivery import Delivery, new_delivery
+from engine.delivery_record import Delivery, new_delivery
 from engine.egress import EgressRefused, address_refusal, allow_list, host_of, url_refusal
 from engine.outbound import CheckedResolver, failure_text
 

@@ -9,7 +9,7 @@ import pytest
 from redis.asyncio import Redis
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from engine.delivery import Delivery
+from engine.delivery_record import Delivery
 from engine.webhook_secrets import new_secret
 from engine.webhook_signing import DeliverySigner, request_target, sign, signing_headers
 
