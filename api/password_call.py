@@ -41,7 +41,7 @@ from aiohttp import web
 from api import destinations
 from api.appkeys import PROGRESS, SETTINGS, STORE
 from api.progress import ProgressWatch
-from engine import log_output, records, verifications
+from engine import accept_step, log_output, records
 from engine.flows import password_call as flow
 from engine.masking import mask_number
 from engine.outcome import BILLING, CallOutcome
@@ -82,14 +82,14 @@ class Refusal:
 # The accept step's refusals (engine/verifications.py) as answers; a billing
 # refusal still gets a call record for the account's webhook.
 ACCEPT_REFUSALS = {
-    verifications.PREFIX_BLOCKED: Refusal(400, "number not supported: its range is blocked by "
+    accept_step.PREFIX_BLOCKED: Refusal(400, "number not supported: its range is blocked by "
                                                "the velocity alarm"),
-    verifications.DO_NOT_CALL: Refusal(403, "number is on the do-not-call list"),
-    verifications.FLOOD: Refusal(429, "flood protection: wait before calling this number again"),
+    accept_step.DO_NOT_CALL: Refusal(403, "number is on the do-not-call list"),
+    accept_step.FLOOD: Refusal(429, "flood protection: wait before calling this number again"),
 }
 BILLING_REFUSALS = {
-    verifications.NO_CREDIT: Refusal(402, "insufficient balance"),
-    verifications.SPEND_LIMIT: Refusal(402, "over the account's hourly spend limit"),
+    accept_step.NO_CREDIT: Refusal(402, "insufficient balance"),
+    accept_step.SPEND_LIMIT: Refusal(402, "over the account's hourly spend limit"),
 }
 
 
@@ -212,7 +212,7 @@ async def place_call(account: Account, request: PasswordCallRequest, store: Stor
         refused = cast(Verification, await store.verifications.get(vid))  # stored just above
         await records.give_verdict(store, refused, CallOutcome(failure=BILLING, cause=41))
         return BILLING_REFUSALS[result], vid
-    if result != verifications.ACCEPTED:
+    if result != accept_step.ACCEPTED:
         raise RuntimeError(f"unexpected accept result {result}")
     is_redirect = False
     if request.is_with_redirect:

@@ -45,7 +45,7 @@ from api import destinations
 from api.appkeys import SETTINGS, STORE
 from api.national_numbers import e164_number
 from api.query import query_pairs
-from engine import log_output, verifications
+from engine import accept_step, log_output
 from engine.caller_ids import caller_id_problem, needs_listing
 from engine.egress import url_refusal
 from engine.flows import reverse_verify as flow
@@ -148,16 +148,16 @@ def caller_id_refusal(request: ReverseVerifyRequest, settings: Settings) -> Retu
 
 # The accept step's answers (engine/verifications.py), as the seed's return codes.
 RETURN_CODES = {
-    verifications.ACCEPTED: ReturnCode.ACCEPTED,
-    verifications.UNKNOWN_KEY: ReturnCode.INVALID_API_KEY,
-    verifications.NO_CREDIT: ReturnCode.NO_CREDIT,
-    verifications.SPEND_LIMIT: ReturnCode.NO_CREDIT,
-    verifications.CALLER_ID_NOT_LISTED: ReturnCode.MALFORMED,
-    verifications.PREFIX_BLOCKED: ReturnCode.AREA_NOT_SUPPORTED,
+    accept_step.ACCEPTED: ReturnCode.ACCEPTED,
+    accept_step.UNKNOWN_KEY: ReturnCode.INVALID_API_KEY,
+    accept_step.NO_CREDIT: ReturnCode.NO_CREDIT,
+    accept_step.SPEND_LIMIT: ReturnCode.NO_CREDIT,
+    accept_step.CALLER_ID_NOT_LISTED: ReturnCode.MALFORMED,
+    accept_step.PREFIX_BLOCKED: ReturnCode.AREA_NOT_SUPPORTED,
     ReturnCode.MALFORMED.name: ReturnCode.MALFORMED,
-    verifications.DO_NOT_CALL: ReturnCode.DO_NOT_CALL,
-    verifications.DISABLED: ReturnCode.KEY_DISABLED,
-    verifications.FLOOD: ReturnCode.FLOOD,
+    accept_step.DO_NOT_CALL: ReturnCode.DO_NOT_CALL,
+    accept_step.DISABLED: ReturnCode.KEY_DISABLED,
+    accept_step.FLOOD: ReturnCode.FLOOD,
     ReturnCode.AREA_NOT_SUPPORTED.name: ReturnCode.AREA_NOT_SUPPORTED,
     ReturnCode.COUNTRY_NOT_SUPPORTED.name: ReturnCode.COUNTRY_NOT_SUPPORTED,
 }

@@ -27,9 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.settings_rules import (
-    COUNTRY,
     PREFIX,
-    REGION,
     RULES,
     SECRET_FIELDS,
     SettingsError,
@@ -37,6 +35,7 @@ from engine.settings_rules import (
     problems,
     shown,
 )
+from engine.settings_values import COUNTRY, REGION
 
 __all__ = ["PREFIX", "SECRET_FIELDS", "Settings", "SettingsError", "load_settings",
            "read_settings"]
@@ -64,6 +63,14 @@ class Settings:
     call_prices: dict = field(default_factory=dict)
     prefix_alarm_per_minute: int = 30
     egress_allow: tuple[str, ...] = ()
+    max_queue_seconds: float = 60.0
+    rate_per_key: str = "50/100"  # RATE[/BURST] a second; see settings_values.rate_and_burst
+    rate_per_address: str = "20/40"
+    trusted_proxies: tuple[str, ...] = ()
+    daily_cap_per_number: int = 10
+    read_timeout: float = 10.0
+    max_connections: int = 2000
+    retention_days: int = 7
     flood_seconds: int = 60
     ring_timeout: float = 30.0
     first_digit_timeout: float = 10.0

@@ -15,40 +15,41 @@ obvious, the rule's message says it (ring_timeout >= 1: ARI takes whole seconds)
 """
 from __future__ import annotations
 
-import ipaddress
 import json
-import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-from engine.caller_ids import caller_id_problem
 from engine.loop import LOOPS
+from engine.settings_values import (
+    APP_NAME,
+    CLI_PREFIX,
+    ENDPOINT,
+    INSTANCE,
+    PREFIX_DIGITS,
+    PROMPT_NAMES,
+    REGION,
+    SIP_URI,
+    is_ari_url,
+    is_default_caller_id,
+    is_listen,
+    is_networks,
+    is_number,
+    is_origins,
+    is_prices,
+    is_prompts,
+    is_rate,
+    is_redis_url,
+    is_region_prices,
+    is_text,
+    is_whole,
+)
 
 PREFIX = "CALLVERIFY_"
 SECRET_FIELDS = ("ari_password", "code_key")
 URL_FIELDS = ("redis_url", "ari_url")
-# engine.flows.reverse_verify.DEFAULT_PROMPTS' keys (a unit test keeps them equal).
-PROMPT_NAMES = ("enter_code", "incorrect", "verified", "goodbye")
 RING_WINDOW_SECONDS = (5, 120)  # as api.admin.RING_SECONDS
-
-HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-HOSTNAME = re.compile(rf"{HOST_LABEL}(?:\.{HOST_LABEL})*")
-DOTTED_NUMBERS = re.compile(r"[0-9.]+")
-PORT = re.compile(r"[0-9]{1,5}")
-COUNTRY = re.compile(r"[1-9][0-9]{0,2}")
-PREFIX_DIGITS = re.compile(r"[1-9][0-9]{0,14}")
-REGION = re.compile(r"[A-Z]{2}")  # ISO 3166-1 alpha-2, as phonenumbers names regions
-CLI_PREFIX = re.compile(r"(?:[1-9][0-9]{0,10})?")
-CALLER_ID = re.compile(r"[0-9]{1,15}")
-INSTANCE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")  # asterisk/sandboxlib/host.py
-SIP_URI = re.compile(r"sips?:[^\s\"'<>;]+(;[^\s\"'<>]*)?")  # asterisk/sandboxlib/state.py
-ENDPOINT = re.compile(r"[^\s/@,&]+")
-APP_NAME = re.compile(r"[A-Za-z0-9_.-]+")
-ORIGIN = re.compile(r"https?://[^/?#@\s]+")
-
 
 class SettingsError(ValueError):
     """Bad settings: one line per problem, each naming its variable."""
@@ -64,28 +65,20 @@ class Rule:
     check: Callable[[Any], bool]
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def seconds(low: float, *, above: bool = False, high: float | None = None) -> Rule:
     """A finite number of seconds >= low (> low with `above`), <= high if given."""
     if high is not None:
         return Rule(f"a number of seconds from {low} to {high}",
-                    lambda v: _number(v) and low <= v <= high)
+                    lambda v: is_number(v) and low <= v <= high)
     if above:
-        return Rule(f"a number of seconds > {low}", lambda v: _number(v) and v > low)
-    return Rule(f"a number of seconds >= {low}", lambda v: _number(v) and v >= low)
+        return Rule(f"a number of seconds > {low}", lambda v: is_number(v) and v > low)
+    return Rule(f"a number of seconds >= {low}", lambda v: is_number(v) and v >= low)
 
 
 def whole(low: int, high: int | None = None, what: str = "a whole number") -> Rule:
     if high is not None:
-        return Rule(f"{what} from {low} to {high}", lambda v: _whole(v) and low <= v <= high)
-    return Rule(f"{what} >= {low}", lambda v: _whole(v) and v >= low)
+        return Rule(f"{what} from {low} to {high}", lambda v: is_whole(v) and low <= v <= high)
+    return Rule(f"{what} >= {low}", lambda v: is_whole(v) and v >= low)
 
 
 def matching(pattern: re.Pattern, accepts: str) -> Rule:
@@ -97,114 +90,34 @@ def each(pattern: re.Pattern, accepts: str, *, at_least: int = 0) -> Rule:
                 and all(isinstance(x, str) and pattern.fullmatch(x) for x in v))
 
 
-def _port(text: str) -> bool:
-    return PORT.fullmatch(text) is not None and 1 <= int(text) <= 65535
-
-
-def _host(host: str) -> bool:
-    if host.startswith("[") and host.endswith("]"):
-        ipaddress.IPv6Address(host[1:-1])  # ValueError: not an address
-        return True
-    if DOTTED_NUMBERS.fullmatch(host):
-        ipaddress.IPv4Address(host)
-        return True
-    return HOSTNAME.fullmatch(host) is not None
-
-
-def _listen(value: str) -> bool:
-    host, colon, port = value.rpartition(":")
-    return bool(colon) and _port(port) and (host == "" or _host(host))
-
-
-def _url(value: str, schemes: tuple[str, ...]) -> bool:
-    parts = urlsplit(value)
-    if parts.scheme not in schemes or not parts.hostname:
-        return False
-    return parts.port is None or 1 <= parts.port <= 65535  # .port: ValueError if not a number
-
-
-def _redis_url(value: str) -> bool:
-    parts = urlsplit(value)
-    if parts.scheme == "unix":
-        return bool(parts.path)
-    return _url(value, ("redis", "rediss")) and re.fullmatch(r"/?([0-9]+)?", parts.path) is not None
-
-
-def _ari_url(value: str) -> bool:
-    parts = urlsplit(value)
-    return _url(value, ("http", "https")) and not parts.query and not parts.fragment
-
-
-def _origins(value: Any) -> bool:
-    return isinstance(value, (tuple, list)) and all(
-        isinstance(o, str) and ORIGIN.fullmatch(o) and _url(o, ("http", "https")) for o in value)
-
-
-def _prices(value: Any) -> bool:
-    return isinstance(value, dict) and all(
-        isinstance(k, str) and COUNTRY.fullmatch(k) and _whole(p) and p >= 0
-        for k, p in value.items())
-
-
-def _region_prices(value: Any) -> bool:
-    return isinstance(value, dict) and all(
-        isinstance(k, str) and (REGION.fullmatch(k) or PREFIX_DIGITS.fullmatch(k))
-        and _whole(p) and p >= 0 for k, p in value.items())
-
-
-def _networks(value: Any) -> bool:
-    if not isinstance(value, (tuple, list)):
-        return False
-    for network in value:
-        ipaddress.ip_network(network, strict=False)  # ValueError: not a CIDR
-    return True
-
-
-def _prompts(value: Any) -> bool:
-    def media(v: Any) -> bool:
-        if isinstance(v, str):
-            return bool(v.strip())
-        return isinstance(v, list) and bool(v) and all(isinstance(m, str) and m.strip() for m in v)
-    return isinstance(value, dict) and all(k in PROMPT_NAMES and media(v) for k, v in value.items())
-
-
-def _default_caller_id(value: Any) -> bool:
-    return (isinstance(value, str) and CALLER_ID.fullmatch(value) is not None
-            and (not value.strip("0") or caller_id_problem(value) is None))
-
-
-def _text(value: Any) -> bool:
-    return isinstance(value, str)
-
-
 POSITIVE = seconds(0, above=True)
 RULES: dict[str, Rule] = {
     "api_listen": Rule("host:port with a port from 1 to 65535 (an IPv6 address in brackets, "
-                       "e.g. [::1]:8080)", lambda v: isinstance(v, str) and _listen(v)),
+                       "e.g. [::1]:8080)", lambda v: isinstance(v, str) and is_listen(v)),
     "redis_url": Rule("a redis://, rediss:// or unix:// URL (e.g. redis://127.0.0.1:6379/0)",
-                      lambda v: isinstance(v, str) and _redis_url(v)),
+                      lambda v: isinstance(v, str) and is_redis_url(v)),
     "ari_url": Rule("an http:// or https:// URL of Asterisk's HTTP server "
-                    "(e.g. http://127.0.0.1:8088)", lambda v: isinstance(v, str) and _ari_url(v)),
+                    "(e.g. http://127.0.0.1:8088)", lambda v: isinstance(v, str) and is_ari_url(v)),
     "ari_user": Rule("a user name without ':'",
                      lambda v: isinstance(v, str) and bool(v) and ":" not in v),
-    "ari_password": Rule("text", _text),
+    "ari_password": Rule("text", is_text),
     "ari_app": matching(APP_NAME, "a name of letters, digits, '_', '.' or '-'"),
     "sandbox_instance": matching(INSTANCE, "a name of a-z, 0-9, '_' or '-' (at most 32, "
                                  "starting with a letter or digit)"),
     "trunk_uri": matching(SIP_URI, "a SIP URI (e.g. sip:127.0.0.1:5070)"),
     "trunk_endpoint": matching(ENDPOINT, "a PJSIP endpoint name (no spaces, '/', '@', ',', '&')"),
     "default_caller_id": Rule("1-15 digits: all zeros, or an E.164 number that may be shown (not "
-                              "emergency, short or premium: engine/caller_ids.py)", _default_caller_id),
+                              "emergency, short or premium: engine/caller_ids.py)", is_default_caller_id),
     "cli_prefix": matching(CLI_PREFIX, "at most 11 digits, not starting with 0 (the calling "
                            "number is this prefix and a 4-digit code)"),
     "regions": each(REGION, "a comma-separated list of ISO 3166 region codes (e.g. US,GB,SK), "
                     "at least one", at_least=1),
     "call_prices": Rule("a JSON object (in TOML, a table) of ISO region codes or E.164 prefixes to "
                         'whole numbers of balance units >= 0, e.g. {"GB": 2, "1876": 50}',
-                        _region_prices),
+                        is_region_prices),
     "prefix_alarm_per_minute": whole(0, what="a whole number of calls a minute (0: no alarm)"),
     "egress_allow": Rule("a comma-separated list of CIDR networks (e.g. 127.0.0.0/8,10.1.0.0/16), "
-                         "or empty", _networks),
+                         "or empty", is_networks),
     "blocked_prefixes": each(PREFIX_DIGITS, "a comma-separated list of E.164 prefixes "
                              "(1-15 digits, not starting with 0), or empty"),
     "call_price": whole(0, what="a whole number of balance units"),
@@ -221,20 +134,31 @@ RULES: dict[str, Rule] = {
     "delivery_backoff_max": POSITIVE,
     "delivery_give_up_seconds": POSITIVE,
     "password_call_prices": Rule("a JSON object (in TOML, a table) of country calling codes (1-3 digits) to whole "
-                                 'numbers of balance units >= 0, e.g. {"421": 83}', _prices),
+                                 'numbers of balance units >= 0, e.g. {"421": 83}', is_prices),
     "password_call_default_price": whole(0, what="a whole number of balance units"),
     "money_scale": whole(1),
     "password_ring_seconds": seconds(RING_WINDOW_SECONDS[0], high=RING_WINDOW_SECONDS[1]),
     "redirect_wait_seconds": seconds(0),
     "cors_origins": Rule("a comma-separated list of origins, each http(s)://host[:port] "
-                         "without a path, or empty", _origins),
-    "tls_cert": Rule("a file path, or empty", _text), "tls_key": Rule("a file path, or empty", _text),
-    "code_key": Rule("text", _text), "consumer_name": Rule("text", _text),
+                         "without a path, or empty", is_origins),
+    "tls_cert": Rule("a file path, or empty", is_text), "tls_key": Rule("a file path, or empty", is_text),
+    "code_key": Rule("text", is_text), "consumer_name": Rule("text", is_text),
     "prompts": Rule(f"a JSON object (in TOML, a table) whose keys are among {', '.join(PROMPT_NAMES)} and whose "
                     'values are media URIs or lists of them, e.g. {"goodbye": ["sound:bye"]}',
-                    _prompts),
+                    is_prompts),
     "event_loop": Rule(f"one of {', '.join(LOOPS)}", lambda v: v in LOOPS),
     "cpu_nice": whole(-20, 19),
+    "max_queue_seconds": seconds(1),
+    "rate_per_key": Rule("a rate a second with an optional burst, RATE[/BURST] (e.g. 50/100; "
+                         "the burst defaults to twice the rate), or 0 for no limit", is_rate),
+    "rate_per_address": Rule("a rate a second with an optional burst, RATE[/BURST] (e.g. 20/40; "
+                             "the burst defaults to twice the rate), or 0 for no limit", is_rate),
+    "trusted_proxies": Rule("a comma-separated list of CIDR networks of proxies whose "
+                            "X-Forwarded-For is believed, or empty", is_networks),
+    "daily_cap_per_number": whole(0, what="a whole number of calls a day (0: no cap)"),
+    "read_timeout": seconds(1),
+    "max_connections": whole(1),
+    "retention_days": whole(1, what="a whole number of days"),
 }
 
 
@@ -293,7 +217,7 @@ def problems(values: Mapping[str, Any], name_of: Callable[[str], str]) -> list[s
         found.append(f"{env_name('tls_cert')} and {env_name('tls_key')}: "
                      "set both (HTTPS) or neither (HTTP)")
     base, top = values["delivery_backoff_base"], values["delivery_backoff_max"]
-    if _number(base) and _number(top) and top < base:
+    if is_number(base) and is_number(top) and top < base:
         found.append(f"{name_of('delivery_backoff_max')}: must be >= "
                      f"{env_name('delivery_backoff_base')} ({base})")
     return found

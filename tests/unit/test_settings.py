@@ -73,7 +73,10 @@ def test_what_does_not_convert_gets_the_same_kind_of_message(variable, value):
     ("redirect_wait_seconds", "-1"), ("cors_origins", "*"),
     ("cors_origins", "https://app.example/"), ("prompts", '{"enter-code": "sound:x"}'),
     ("prompts", '{"goodbye": []}'), ("event_loop", "trio"), ("cpu_nice", "-21"),
-    ("cpu_nice", "20"),
+    ("cpu_nice", "20"), ("max_queue_seconds", "0"), ("rate_per_key", "x"),
+    ("rate_per_key", "5/0"), ("rate_per_address", "-1"), ("trusted_proxies", "10.0.0.0/33"),
+    ("daily_cap_per_number", "-1"), ("read_timeout", "0.5"), ("max_connections", "0"),
+    ("retention_days", "0"),
 ])
 def test_each_rule_refuses(name, bad):
     variable = "CALLVERIFY_" + name.upper()
@@ -87,7 +90,9 @@ def test_each_rule_refuses(name, bad):
     ("ari_url", "https://pbx.example/asterisk"), ("cli_prefix", ""),
     ("blocked_prefixes", ""), ("countries", "49"), ("regions", "DE, AT"),
     ("call_prices", '{"GB": 2, "1876": 50}'), ("call_prices", "{}"), ("flood_seconds", "1"),
-    ("redirect_wait_seconds", "0"), ("cors_origins", "https://a.example, http://localhost:3000"),
+    ("redirect_wait_seconds", "0"), ("rate_per_key", "0"), ("rate_per_key", "2.5"),
+    ("rate_per_address", "20/40"), ("trusted_proxies", "10.0.0.0/8,::1"),
+    ("daily_cap_per_number", "0"), ("cors_origins", "https://a.example, http://localhost:3000"),
     ("prompts", '{"goodbye": ["sound:bye"], "verified": "sound:ok"}'),
     ("password_call_prices", "{}"), ("event_loop", "asyncio"), ("cpu_nice", "-20"),
     ("max_attempts", " 5 "), ("ring_timeout", "1"),
