@@ -12,6 +12,7 @@ import time
 from redis.asyncio import Redis
 
 from engine import registry
+from engine.admission import Admission, SetUp
 from engine.ari.client import AriClient
 from engine.delivery import Deliverer
 from engine.flows.call import Call, CallEnded
@@ -37,6 +38,7 @@ class Engine:
         self.queue = CallQueue(redis, settings.consumer_name)
         self.calls: dict[str, Call] = {}
         self._slots = asyncio.Semaphore(settings.max_concurrent_calls)
+        self.admission = Admission(settings.max_concurrent_calls)
         self._tasks: set[asyncio.Task] = set()
         self._stopping = asyncio.Event()
         ari.on_connect(self.reconcile)
@@ -74,7 +76,11 @@ class Engine:
                 last_claim = time.monotonic()
                 for job in await self.queue.claim_stale(int(self.settings.claim_idle_seconds * 1000)):
                     await self._start(job)
-            for job in await self.queue.take(count=10, block_ms=1000):
+            # Jobs wait in the stream while Asterisk is slow to set calls up.
+            if not await self.admission.wait_for_room(1.0):
+                continue
+            for job in await self.queue.take(count=min(10, max(1, self.admission.free)),
+                                             block_ms=1000):
                 await self._start(job)
 
     async def drain(self, grace: float) -> None:
@@ -93,11 +99,13 @@ class Engine:
 
     async def _start(self, job: Job) -> None:
         await self._slots.acquire()
-        task = asyncio.get_running_loop().create_task(self._handle(job))
+        task = asyncio.get_running_loop().create_task(self._handle(job, self.admission.start()))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _handle(self, job: Job) -> None:
+    async def _handle(self, job: Job, set_up: SetUp) -> None:
+        """Take the job's verification and run its call; `set_up` is the job's
+        place in the admission window, ended by the call's set-up or dropped."""
         try:
             channel_id = self.channel_id(job.verification_id)
             verification = await self.store.verifications.take(job.verification_id, channel_id)
@@ -105,7 +113,7 @@ class Engine:
             if verification is None:  # gone
                 await self.queue.ack(job)
             elif verification.status == "queued":
-                await self._call(job, verification)
+                await self._call(job, verification, set_up)
             elif verification.status == "calling" and channel_id not in self.calls:
                 # Taken before a crash: its call may still be up on Asterisk.
                 await self.ari.rest.hang_up(channel_id)
@@ -116,6 +124,7 @@ class Engine:
         except Exception:
             log.exception("job %s: failed; it stays pending and will be retried", job.message_id)
         finally:
+            set_up.drop()  # (nothing if the call's set-up ended it)
             self._slots.release()
 
     async def give_verdict(self, verification: Verification, outcome: CallOutcome, *,
@@ -124,11 +133,12 @@ class Engine:
         return await give_verdict(self.store, verification, outcome, job_id=job_id,
                                   courier=self.courier)
 
-    async def _call(self, job: Job, verification: Verification) -> None:
+    async def _call(self, job: Job, verification: Verification, set_up: SetUp) -> None:
         """The call, its verdict, then (on a call still up) the farewell and the close."""
         vid = verification.id
         flow = registry.flow_named(verification.flow)
         call = Call(self.ari, self.channel_id(vid))
+        call.on_set_up = set_up.ended
         self.calls[call.channel_id] = call
         log.info("verification %s: calling %s (flow %s)", vid, mask_number(verification.e164),
                  flow.NAME)

@@ -94,6 +94,8 @@ class Call:
         self._ended = False
         self._playbacks = 0
         self.originated = False
+        # Told once how long the set-up took (placed -> ringing, answered or ended).
+        self.on_set_up: Callable[[float], None] | None = None
 
     @property
     def channel_id(self) -> str:
@@ -136,6 +138,7 @@ class Call:
                     return False
                 if event["type"] == "StasisStart":
                     self.record.answered_at = time.time()
+                    self._set_up()
                     return True
                 if on_ringing is not None and self.record.ringing_at:
                     await on_ringing()
@@ -178,6 +181,7 @@ class Call:
             self.record.forwarded_to = event.get("forward") or self.record.forwarded_to
             if event.get("dialstatus") in ALERTING and not self.record.ringing_at:
                 self.record.ringing_at = time.time()
+                self._set_up()
         elif kind in HANGUP_EVENTS:
             if event.get("cause") and not self.record.cause:
                 self.record.cause = int(event["cause"])
@@ -236,8 +240,15 @@ class Call:
     def close(self) -> None:
         self.ari.forget(self.channel_id)
 
+    def _set_up(self) -> None:
+        report, self.on_set_up = self.on_set_up, None
+        if report is not None:
+            report(time.time() - self.record.placed_at)
+
     def _mark_ended(self) -> None:
         self._ended = True
         if not self.record.ended_at:
             self.record.ended_at = time.time()
+        if self.record.placed_at:  # a failed set-up ends here
+            self._set_up()
 
