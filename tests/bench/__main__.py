@@ -19,14 +19,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.bench import frontdoor, profile, report, stack
+from tests.bench import frontdoor, overload, profile, report, stack
 from tests.bench.cpu import CpuWindow
 from tests.bench.rates import RatePlan
 from tests.bench.steps import Numbers, run_step, wait_idle
 from tests.bench.systems import CallbackSink, CallverifyApi, DialplanBaseline
 
 RESULTS = Path(__file__).resolve().parent / "results"
-RESERVE_S = 110  # what the steps after the sweep need (hold, profile, front door)
+RESERVE_S = 260  # what the steps after the sweep need (hold, overload, profile, front door)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -46,7 +46,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--service-nice", type=int, metavar="N", default=-10,
                    help="run callverify in a session of its own at CPU priority N, "
                         "as `make run` does (-10; root); 0 for the default priority")
-    p.add_argument("--budget", type=float, default=540.0, help="seconds for the whole run")
+    p.add_argument("--budget", type=float, default=690.0, help="seconds for the whole run")
     p.add_argument("--out", type=Path, help="JSON file (default results/<date>.json)")
     return p.parse_args(argv)
 
@@ -121,6 +121,7 @@ async def sweep_and_hold(args, state, guard: Guarded, base, idle, t_start, log) 
                                          delay_ms=9000, label="callverify hold 10/s",
                                          redis_url=redis_url), idle)
     log(hold)
+    overloaded = await overload_steps(guard, api, base, steps, numbers, redis_url, idle, log)
     prof = {}
     if not args.no_profile and profile.py_spy():
         n, rate = 120, report.REFERENCE_RATE
@@ -135,7 +136,23 @@ async def sweep_and_hold(args, state, guard: Guarded, base, idle, t_start, log) 
             **profile.finish(spy, raw, 30), "step": {k: profiled[k] for k in (
                 "calls", "completed", "failed", "wrong")}}
     return {"steps": steps, "hold": hold, "skipped": skipped, "profiles": prof,
-            "numbers": numbers}
+            "numbers": numbers, "overload": overloaded}
+
+
+async def overload_steps(guard: Guarded, api, base, steps, numbers, redis_url, idle,
+                         log) -> list[dict]:
+    """callverify at 1.5x and 2x its knee (tests/bench/overload.py)."""
+    knee = report.knee([s for s in steps if s["system"] == "callverify"])["rate"]
+    out: list[dict] = []
+    for factor in overload.FACTORS if knee else ():
+        rate, kept = knee * factor, {}
+        step = with_net_cpu(await guard.step(
+            api, rate, numbers.take(round(rate * overload.SECONDS)), base,
+            label=f"callverify overload {factor:g}x", redis_url=redis_url, keep=kept), idle)
+        log(step)
+        out.append(overload.summary(step, kept["attempts"], kept["invited"], knee))
+        print(f"    {out[-1]}", flush=True)
+    return out
 
 
 async def split_step(svc, api, base, state, pids, workdir, numbers, log) -> dict:
@@ -300,7 +317,8 @@ async def run(args) -> dict:
     results.update(steps=steps, skipped=sweep["skipped"], knee=knees,
                    reference=report.reference(by["callverify"]),
                    dialplan_reference=report.reference(by["dialplan"]),
-                   concurrency=sweep["hold"], split=split, front_door=fd,
+                   concurrency=sweep["hold"], overload=sweep["overload"], split=split,
+                   front_door=fd,
                    service_restarts=guard.restarts,
                    profiles={**sweep["profiles"], **fd_prof},
                    duration_s=round(time.monotonic() - t_start, 1), workdir=str(workdir))

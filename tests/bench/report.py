@@ -181,6 +181,16 @@ def table(results: dict) -> str:
                   "(API, queue, engine) | originate sent -> Asterisk reports ringing"]
         lines += [f"  {label:>24}: {_fmt(a['p50'])}/{_fmt(a['p99'])} | "
                   f"{_fmt(r['p50'])}/{_fmt(r['p99'])}" for label, a, r in setup]
+    over = results.get("overload") or []
+    if over:
+        lines += ["", "overload (callverify above its knee): offered, accepted, refused by answer, "
+                  "dialled, verified, wrong, ended undialled (e.g. expired), no verdict; "
+                  "verified per second, and over the knee's rate"]
+        lines += [f"  {o['label']:>26}: {o['offered']} offered, {o['accepted']} accepted, "
+                  f"refused {o['refused'] or '-'}, {o['dialled']} dialled, {o['matched']} verified, "
+                  f"{o['wrong']} wrong, {o['not_dialled_ended']} undialled, "
+                  f"{o['no_verdict']} no verdict; {o['verified_per_s']}/s "
+                  f"({o['verified_rate_over_knee']})" for o in over]
     split = results.get("split") or {}
     if split.get("cpu_ms_per_verification"):
         parts = ", ".join(f"{k} {v:.1f} ms" for k, v in split["cpu_ms_per_verification"].items())

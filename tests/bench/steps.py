@@ -134,11 +134,12 @@ def commands_per_call(before: dict, after: dict, calls: int) -> dict:
 
 async def run_step(system, rate: float, numbers: list[str], pids: dict[str, int],
                    channels, *, delay_ms: int = 1000, label: str = "",
-                   redis_url: str | None = None) -> dict:
+                   redis_url: str | None = None, keep: dict | None = None) -> dict:
     """Offer len(numbers) calls at `rate`/s (open loop) and measure them.
 
     `channels` is a DialplanBaseline (its ARI client lists Asterisk's channels);
-    with `redis_url`, Redis's command counts per call are reported too.
+    with `redis_url`, Redis's command counts per call are reported too. A
+    `keep` dict gets the step's attempts and the numbers the phone was called on.
     """
     count = len(numbers)
     settled = await settle(channels, redis_url)
@@ -181,6 +182,8 @@ async def run_step(system, rate: float, numbers: list[str], pids: dict[str, int]
             commands, command_counts(redis_url), len(numbers))
         if system.name == "callverify":
             result.update(setup_times(redis_url, started))
+    if keep is not None:
+        keep.update(attempts=attempts, invited={inv.request_user for inv in phone.invites})
     await asyncio.to_thread(phone.cleanup)
     return result
 

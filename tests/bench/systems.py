@@ -25,6 +25,7 @@ class Attempt:
     answered_at: float = 0.0    # HTTP answer (API) or originate answer (ARI)
     response: str = ""          # API return code, or ARI status
     verdict: str = ""           # "match", "nomatch", "unanswered"
+    reason: str = ""            # callverify's callback reason (0: failed, e.g. expired)
     verdict_at: float = 0.0
     ended: bool = False         # nothing more will be learnt about this call
 
@@ -51,6 +52,7 @@ class CallbackSink:
             self.unknown += 1
         else:
             attempt.verdict_at = now
+            attempt.reason = q.get("reason", "")
             if q.get("answered") != "1":
                 attempt.verdict = "unanswered"
             else:

@@ -203,3 +203,21 @@ def test_each_front_door_run_starts_from_the_database_as_set_up(clean_redis):
     assert client.hgetall("cv:account:100000") == {b"credits": b"10", b"name": b"bench"}
     fresh.close()
     client.close()
+
+
+def test_the_overload_summary_counts_each_fate_of_a_call():
+    from tests.bench.overload import summary
+    from tests.bench.systems import Attempt
+
+    def attempt(number, response="0", verdict="", sent=100.0, at=0.0, reason=""):
+        return Attempt(number, sent=sent, response=response, verdict=verdict, verdict_at=at,
+                       reason=reason, ended=True)
+
+    attempts = [attempt("1", verdict="match", at=101.0), attempt("2", verdict="match", at=102.0),
+                attempt("3", verdict="nomatch", at=102.0), attempt("4", response="HTTP 503"),
+                attempt("5", verdict="unanswered", at=160.0, reason="0"), attempt("6")]
+    got = summary({"label": "x", "rate": 30}, attempts, {"1", "2", "3"}, knee=2.0)
+    assert got == {"label": "x", "rate": 30, "offered": 6, "accepted": 5,
+                   "refused": {"HTTP 503": 1}, "dialled": 3, "matched": 2, "wrong": 1,
+                   "not_dialled_ended": 1, "no_verdict": 1, "verified_per_s": 1.0,
+                   "verified_rate_over_knee": 0.5}

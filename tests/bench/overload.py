@@ -1,0 +1,36 @@
+"""The overload steps: callverify offered 1.5x and 2x its knee (issue 18).
+
+Past the knee the engine's admission window holds calls in the queue while
+Asterisk sets calls up late, the accept step refuses what the engines cannot
+start in time (HTTP 503, body 9), and jobs that waited too long end as
+expired instead of being dialled. What must hold: no wrong verdict, every
+accepted call dialled or ended explicitly, and calls still verified at no
+less than 90 % of the knee's rate. This reports the counts that say so.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+FACTORS = (1.5, 2.0)
+SECONDS = 15.0  # offered load per step: long enough for a backlog to build
+
+
+def summary(step: dict, attempts: list, invited: set[str], knee: float) -> dict:
+    """Counts of one overload step from the load generator's attempts."""
+    accepted = [a for a in attempts if a.accepted]
+    matched = [a for a in accepted if a.verdict == "match"]
+    first = min((a.sent for a in attempts if a.sent), default=0.0)
+    last = max((a.verdict_at for a in matched), default=0.0)
+    span = last - first if matched and last > first else 0.0
+    rate = len(matched) / span if span else 0.0
+    return {
+        "label": step["label"], "rate": step["rate"], "offered": len(attempts),
+        "accepted": len(accepted),
+        "refused": dict(Counter(a.response for a in attempts if not a.accepted)),
+        "dialled": sum(a.number in invited for a in accepted),
+        "matched": len(matched), "wrong": sum(a.verdict == "nomatch" for a in accepted),
+        "not_dialled_ended": sum(bool(a.verdict) and a.number not in invited for a in accepted),
+        "no_verdict": sum(not a.verdict for a in accepted),
+        "verified_per_s": round(rate, 1),
+        "verified_rate_over_knee": round(rate / knee, 3) if knee else None,
+    }
