@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from engine import registry
 from engine.ari.client import AriClient
 from engine.delivery import Deliverer
+from engine.engine_capacity import CapacityReport, StartMeter
 from engine.flows.call import Call, CallEnded
 from engine.masking import mask_number
 from engine.outcome import ENGINE_LOST, CallOutcome
@@ -35,6 +36,8 @@ class Engine:
         self.courier = courier
         self.ari = ari
         self.queue = CallQueue(redis, settings.consumer_name)
+        self.starts = StartMeter()
+        self.capacity_report = CapacityReport(redis, settings.consumer_name)
         self.calls: dict[str, Call] = {}
         self._slots = asyncio.Semaphore(settings.max_concurrent_calls)
         self._tasks: set[asyncio.Task] = set()
@@ -53,12 +56,23 @@ class Engine:
         self._stopping.set()
 
     async def run(self) -> None:
-        """Take jobs until `stop_taking` (see `drain` for the calls in progress).
+        """Take jobs until `stop_taking` (see `drain` for the calls in progress),
+        keeping this engine's `capacity` in Redis meanwhile.
 
         Every wait is short and the loop checks the stop flag, so stopping
         never cancels a blocked Redis read (redis-py can lose a cancellation
         there and hang).
         """
+        done_taking = asyncio.Event()
+        reporting = asyncio.get_running_loop().create_task(
+            self.capacity_report.run(self.capacity, done_taking))
+        try:
+            await self._take_jobs()
+        finally:
+            done_taking.set()
+            await asyncio.wait([reporting], timeout=5)
+
+    async def _take_jobs(self) -> None:
         await self.queue.ensure_group()
         for job in await self.queue.own_pending():
             await self._start(job)
@@ -76,6 +90,13 @@ class Engine:
                     await self._start(job)
             for job in await self.queue.take(count=10, block_ms=1000):
                 await self._start(job)
+
+    def capacity(self) -> tuple[float, int]:
+        """(calls started a second lately, call slots free), for the accept
+        step's backpressure (engine/engine_capacity.py); nothing while ARI is away."""
+        if not self.ari.events.connected.is_set():
+            return 0.0, 0
+        return self.starts.rate(), self.settings.max_concurrent_calls - len(self._tasks)
 
     async def drain(self, grace: float) -> None:
         """Wait up to `grace` seconds for calls in progress, then cancel them.
@@ -100,10 +121,17 @@ class Engine:
     async def _handle(self, job: Job) -> None:
         try:
             channel_id = self.channel_id(job.verification_id)
-            verification = await self.store.verifications.take(job.verification_id, channel_id)
+            verification, not_dialled = await self.store.verifications.take(
+                job.verification_id, channel_id,
+                accepted_after=time.time() - self.settings.max_queue_seconds)
             # A finished verification acknowledges its job in the same step.
             if verification is None:  # gone
                 await self.queue.ack(job)
+            elif not_dialled:  # too old to dial, or its account disabled since
+                log.info("verification %s: not dialled (%s); refunded", verification.id,
+                         not_dialled)
+                await self.give_verdict(verification, CallOutcome(failure=not_dialled),
+                                        job_id=job.message_id, refund=True)
             elif verification.status == "queued":
                 await self._call(job, verification)
             elif verification.status == "calling" and channel_id not in self.calls:
@@ -119,10 +147,10 @@ class Engine:
             self._slots.release()
 
     async def give_verdict(self, verification: Verification, outcome: CallOutcome, *,
-                           job_id: str = "") -> bool:
+                           job_id: str = "", refund: bool = False) -> bool:
         """This engine's verdict step: its callbacks leave from this process's deliverer."""
         return await give_verdict(self.store, verification, outcome, job_id=job_id,
-                                  courier=self.courier)
+                                  courier=self.courier, refund=refund)
 
     async def _call(self, job: Job, verification: Verification) -> None:
         """The call, its verdict, then (on a call still up) the farewell and the close."""
@@ -130,6 +158,7 @@ class Engine:
         flow = registry.flow_named(verification.flow)
         call = Call(self.ari, self.channel_id(vid))
         self.calls[call.channel_id] = call
+        self.starts.note_start()
         log.info("verification %s: calling %s (flow %s)", vid, mask_number(verification.e164),
                  flow.NAME)
         try:
