@@ -16,6 +16,7 @@ from engine.backpressure import BACKLOG_FLOOR, QUEUE_ROOM_LUA
 from engine.delivery import DUE
 from engine.engine_capacity import CapacityReport
 from engine.keys import CALLS_GROUP, CALLS_STREAM, ENGINE_CAPACITY, flood_key
+from tests.bench.frontdoor import stand_in_engine
 from tests.integration.api_harness import serve_api
 from tests.integration.test_api_password_call import PasswordCallClient
 from tests.integration.test_api_return_codes import ApiClient
@@ -144,3 +145,11 @@ async def test_the_stream_bound_is_the_pending_jobs_plus_what_the_engines_start(
     await CapacityReport(redis, "engine-b").withdraw()
     assert await queue_room(redis, WINDOW) == [None, WINDOW]
     assert await redis.hlen(ENGINE_CAPACITY) == 0
+
+
+async def test_the_bench_front_doors_stand_in_engine_leaves_room(verify_api, clean_redis):
+    """(The front-door bench runs the API with no engine; it must measure accepts.)"""
+    stand_in_engine(clean_redis)
+    _, api_key = await verify_api.account(credits=5)
+    await backlog(verify_api.redis, BACKLOG_FLOOR * 50)
+    assert await verify_api.verify(api_key, NUMBER) == "0"
