@@ -28,7 +28,7 @@ from engine.store import Store
 from engine.verification import Verification
 from engine.worker import Engine
 from tests.conftest import free_port
-from tests.integration.api_harness import serve_api
+from tests.integration.api_harness import callverify, cli_environment, serve_api
 from tests.integration.test_api_password_call import PasswordCallClient
 from tests.integration.test_api_return_codes import ApiClient
 
@@ -111,12 +111,12 @@ async def assert_queue_empty(redis: Redis) -> None:
 
 @pytest.mark.parametrize("failure", [EXPIRED, ACCOUNT_DISABLED])
 async def test_a_job_too_old_or_of_a_disabled_account_is_not_dialled_and_is_refunded(
-        verify_api, engine, redis, failure):
+        verify_api, engine, redis, failure, clean_redis, tmp_path):
     account_id, vid = await accepted(verify_api)
     if failure == EXPIRED:
         await age(redis, vid, MAX_QUEUE_SECONDS + 1)
-    else:
-        await verify_api.store.accounts.set_disabled(account_id, True)
+    else:  # disabled by the operator after the request was accepted
+        callverify(cli_environment(clean_redis, tmp_path), "account", "disable", account_id)
     await handle_queued(engine)
     record = await stored(redis, vid)
     assert record["status"] == "done" and record["outcome_failure"] == failure
