@@ -194,8 +194,8 @@ async def call_record(store: Store, account_id: str, request: PasswordCallReques
 
 async def place_call(account: Account, request: PasswordCallRequest, store: Store,
                      settings: Settings, watch: ProgressWatch) -> tuple[dict | Refusal, str]:
-    """Run the prefix-alarm, do-not-call, flood, balance and spend-limit checks
-    (one atomic step), then queue the call.
+    """Run the prefix-alarm, do-not-call, flood, balance, spend-limit and busy
+    checks (one atomic step), then queue the call.
 
     Returns the success body (or a Refusal) and the verification id ("" if none).
     """
