@@ -57,7 +57,8 @@ async def credit_account(store: Store, account_id: str, amount: int) -> dict:
 
 
 async def set_account_disabled(store: Store, account_id: str, disabled: bool) -> dict:
-    """Disable or enable an account's api_key (disabled keys get return code 5)."""
+    """Disable or enable an account's api_key (disabled keys get return code 5;
+    its calls still queued are not dialled, and refunded)."""
     await existing_account(store, account_id)
     await store.accounts.set_disabled(account_id, disabled)
     return account_view(await existing_account(store, account_id))

@@ -18,6 +18,8 @@ JSON in, JSON out. Checks run in this order; the first that fails decides:
     402  the balance is below the price, or the charge would take the
          account over its hourly spend limit: no call, but the call record
          (q931_status 41) still goes to the account's webhook
+    503  `busy`, with Retry-After: the engines cannot start the call within
+         CALLVERIFY_MAX_QUEUE_SECONDS (engine/backpressure.py); no charge
     200  accepted: charged, flood-marked, stored and queued in one step
 
 The calling number (CLI prefix + code) is the operator's own: the account's
@@ -77,6 +79,7 @@ class Refusal:
 
     status: int
     error: str
+    retry_after: int = 0  # seconds, sent as Retry-After when set
 
 
 # The accept step's refusals (engine/verifications.py) as answers; a billing
@@ -191,8 +194,8 @@ async def call_record(store: Store, account_id: str, request: PasswordCallReques
 
 async def place_call(account: Account, request: PasswordCallRequest, store: Store,
                      settings: Settings, watch: ProgressWatch) -> tuple[dict | Refusal, str]:
-    """Run the prefix-alarm, do-not-call, flood, balance and spend-limit checks
-    (one atomic step), then queue the call.
+    """Run the prefix-alarm, do-not-call, flood, balance, spend-limit and busy
+    checks (one atomic step), then queue the call.
 
     Returns the success body (or a Refusal) and the verification id ("" if none).
     """
@@ -201,9 +204,12 @@ async def place_call(account: Account, request: PasswordCallRequest, store: Stor
         return refusal, ""
     code = pick_code(request.verification_code)
     verification = await call_record(store, account.account_id, request, code, settings)
-    result, vid = await store.verifications.accept(
+    result, vid, _, retry_after = await store.verifications.accept(
         account.account_id, request.e164, verification, price=verification.price,
-        flood_seconds=settings.flood_seconds, alarm_per_minute=settings.prefix_alarm_per_minute)
+        flood_seconds=settings.flood_seconds, max_queue_seconds=settings.max_queue_seconds,
+        alarm_per_minute=settings.prefix_alarm_per_minute)
+    if result == accept_step.BUSY:
+        return Refusal(503, "busy", retry_after), ""
     if result in ACCEPT_REFUSALS:
         return ACCEPT_REFUSALS[result], ""
     if result in BILLING_REFUSALS:
@@ -276,7 +282,8 @@ async def password_call(request: web.Request) -> web.Response:
         log_output.info(log, f"password_call account={account_id} client={request.remote} number={number} "
                              f"status={answer.status} error={answer.error!r} "
                              f"verification={vid or '-'}")
-        headers = {"WWW-Authenticate": "Bearer"} if answer.status == 401 else None
+        headers = ({"WWW-Authenticate": "Bearer"} if answer.status == 401 else
+                   {"Retry-After": str(answer.retry_after)} if answer.retry_after else None)
         body = {"ok": False, "error": answer.error}
         if vid:  # a refused call still has a record (its webhook says q931_status 41)
             body["verification_uuid"] = f"{vid}_{account_id}"

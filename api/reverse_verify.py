@@ -1,7 +1,8 @@
 """The called.in reverse-verify API: GET /api/reverse_verify/ (slash optional).
 
-The body is the return code alone, text/plain, HTTP 200. Checks run in this
-order and the first that fails decides the answer:
+The body is the return code alone, text/plain, HTTP 200 (9: HTTP 503 with
+Retry-After). Checks run in this order and the first that fails decides the
+answer:
 
 1. 4  malformed: a required parameter missing or empty, any parameter repeated,
       non-digits, code not 1-6 digits, country_code not 1-3 digits or not a
@@ -26,6 +27,10 @@ order and the first that fails decides the answer:
    2  the balance is below the call's price (api/destinations.py call_price),
       or the charge would take the account over its hourly spend limit
       (`callverify account spend-limit`),
+   9  busy (our code, not the seed's: none of 0-8 means "try later"): the
+      engines cannot start the call within CALLVERIFY_MAX_QUEUE_SECONDS
+      (engine/backpressure.py); HTTP 503 with Retry-After, nothing charged,
+      nothing stored,
    0  accepted: charged, flood-marked, stored and queued in one atomic step.
 
 Steps 1, 5 and 6's settings part are pure functions (`parse_request`,
@@ -75,6 +80,7 @@ class ReturnCode(enum.IntEnum):
     FLOOD = 6
     AREA_NOT_SUPPORTED = 7
     COUNTRY_NOT_SUPPORTED = 8
+    BUSY = 9  # ours: try again after Retry-After (HTTP 503)
 
 
 @dataclass(frozen=True)
@@ -158,17 +164,19 @@ RETURN_CODES = {
     accept_step.DO_NOT_CALL: ReturnCode.DO_NOT_CALL,
     accept_step.DISABLED: ReturnCode.KEY_DISABLED,
     accept_step.FLOOD: ReturnCode.FLOOD,
+    accept_step.BUSY: ReturnCode.BUSY,
     ReturnCode.AREA_NOT_SUPPORTED.name: ReturnCode.AREA_NOT_SUPPORTED,
     ReturnCode.COUNTRY_NOT_SUPPORTED.name: ReturnCode.COUNTRY_NOT_SUPPORTED,
 }
 
 
 async def decide(request: ReverseVerifyRequest, store: Store,
-                 settings: Settings) -> tuple[ReturnCode, str, str]:
+                 settings: Settings) -> tuple[ReturnCode, str, str, int]:
     """Run the account, coverage, do-not-call and accept checks in the documented order.
 
     Returns the return code, the new verification's id when accepted (else
-    "") and the key's account id ("" for an unknown key).
+    ""), the key's account id ("" for an unknown key) and, when busy, the
+    seconds to wait before trying again.
     """
     verification = Verification(
         flow=flow.NAME, country_code=request.country_code, phone_number=request.phone_number,
@@ -179,27 +187,32 @@ async def decide(request: ReverseVerifyRequest, store: Store,
     refusal = caller_id_refusal(request, settings) or dialing_refusal(request, settings)
     caller_id = request.caller_id or ""
     listed = caller_id if needs_listing(caller_id, settings.default_caller_id) else ""
-    result, verification_id, account_id = await store.verifications.accept_by_api_key(
+    answer = await store.verifications.accept_by_api_key(
         request.api_key, request.e164, verification, code=request.code,
         price=destinations.call_price(request.country_code, request.e164, settings),
-        flood_seconds=settings.flood_seconds, refusal=refusal.name if refusal else "",
-        caller_id=listed, alarm_per_minute=settings.prefix_alarm_per_minute)
-    return RETURN_CODES[result], verification_id, account_id
+        flood_seconds=settings.flood_seconds, max_queue_seconds=settings.max_queue_seconds,
+        refusal=refusal.name if refusal else "", caller_id=listed,
+        alarm_per_minute=settings.prefix_alarm_per_minute)
+    return (RETURN_CODES[answer.result], answer.verification_id, answer.account_id,
+            answer.retry_after)
 
 
 async def reverse_verify(request: web.Request) -> web.Response:
-    """HTTP handler: the return code alone, text/plain, HTTP 200."""
+    """HTTP handler: the return code alone, text/plain, HTTP 200 (busy: 503)."""
     parsed = parse_request(query_pairs(request), request.app[SETTINGS].egress_allow)
     if isinstance(parsed, ReturnCode):
-        result, verification_id, account_id = parsed, "", ""
+        result, verification_id, account_id, retry_after = parsed, "", "", 0
         number = mask_number(request.query.get("phone_number"))
     else:
-        result, verification_id, account_id = await decide(parsed, request.app[STORE],
-                                                           request.app[SETTINGS])
+        result, verification_id, account_id, retry_after = await decide(
+            parsed, request.app[STORE], request.app[SETTINGS])
         number = mask_number(parsed.e164)
     log_output.info(log, f"reverse_verify account={account_id or '-'} client={request.remote} "
                          f"number={number} result={int(result)} "
                          f"verification={verification_id or '-'}")
+    if result == ReturnCode.BUSY:
+        return web.Response(text=str(int(result)), content_type="text/plain", status=503,
+                            headers={"Retry-After": str(retry_after)})
     return web.Response(text=str(int(result)), content_type="text/plain")
 
 

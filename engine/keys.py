@@ -14,6 +14,9 @@ ACCOUNT_PREFIX = "cv:account:"
 CODE_KEY = "cv:secret:code-hmac"
 CALLS_STREAM = "cv:calls"
 CALLS_GROUP = "engines"
+# What each live engine can start (a hash: consumer name -> "until rate free",
+# engine/engine_capacity.py), read by the accept step's backpressure check.
+ENGINE_CAPACITY = "cv:engines:capacity"
 # Pub/sub channel: the id of a verification whose call progressed.
 PROGRESS_CHANNEL = "cv:progress"
 # The do-not-call set

@@ -18,6 +18,11 @@ REDIRECTED = 23  # "redirected to new destination": a 3xx
 ORIGINATE_FAILED = "originate_failed"
 ENGINE_LOST = "engine_lost"
 BILLING = "billing"
+# A queued job the engine did not dial: accepted longer ago than
+# max_queue_seconds, or its account disabled since. Its price is refunded.
+EXPIRED = "expired"
+ACCOUNT_DISABLED = "account_disabled"
+NOT_DIALLED = (EXPIRED, ACCOUNT_DISABLED)
 TEMPORARY_FAILURE = 41
 RESOURCE_UNAVAILABLE = 47
 RING_TIMEOUT = "ring_timeout"

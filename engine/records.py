@@ -21,14 +21,16 @@ from engine.verification import Verification
 
 
 async def give_verdict(store: Store, verification: Verification, outcome: CallOutcome, *,
-                       job_id: str = "", courier: Deliverer | None = None) -> bool:
+                       job_id: str = "", courier: Deliverer | None = None,
+                       refund: bool = False) -> bool:
     """Store the verdict and queue the flow's callback (one round trip).
 
     Returns True when this step gave the verdict, False when the verification
     had one already. With a `job_id` the call queue's job is acknowledged in
     the same step. With a running `courier` (this process's deliverer) the
     callback is handed to it instead of being queued for whichever worker
-    wakes first.
+    wakes first. With `refund` (a job not dialled) the verdict is given only
+    while the verification is queued, and its price is refunded with it.
     """
     fields = {**outcome.to_fields(), "status": "done", "progress": "ended",
               "finished_at": f"{time.time():.3f}"}
@@ -37,7 +39,8 @@ async def give_verdict(store: Store, verification: Verification, outcome: CallOu
                                leased=leased, account_id=verification.account_id)
                   for n in notifications_for(verification, outcome)]
     given = await store.verifications.store_verdict(
-        verification.id, fields, [stored_form(d) for d in deliveries], job_id=job_id)
+        verification.id, fields, [stored_form(d) for d in deliveries], job_id=job_id,
+        refund=refund)
     if given and leased and deliveries and courier is not None:  # (leased: there is one)
         courier.hand_over(deliveries)
     return given

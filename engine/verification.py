@@ -33,7 +33,7 @@ class Verification:
     spoken_code: str = ""
     is_with_redirect: bool = False
     ring_seconds: float = 0.0
-    price: int = 0
+    price: int = 0  # units charged at the accept step
     money_scale: int = 0
     webhook_url: str = ""
     webhook_fields: str = ""  # JSON list of the webhook's fields
@@ -42,6 +42,7 @@ class Verification:
     progress: str = ""  # ringing, answered, ended
     is_redirect: bool = False
     finished_at: float = 0.0
+    refunded: int = 0  # units given back: a job not dialled
     outcome: CallOutcome | None = None
 
     def to_hash(self) -> dict[str, str]:

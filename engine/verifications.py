@@ -19,7 +19,9 @@ from engine.accept_step import (
     ACCEPTED,
     PREFIX_ALARM,
     PREFIX_BLOCKED,
+    Acceptance,
 )
+from engine.backpressure import BACKLOG_FLOOR
 from engine.keys import (
     ACCOUNT_PREFIX,
     BLOCKED_PREFIXES,
@@ -29,6 +31,7 @@ from engine.keys import (
     CODE_KEY,
     DNC,
     DUE,
+    ENGINE_CAPACITY,
     PROGRESS_CHANNEL,
     WAKE,
     account_key,
@@ -57,15 +60,35 @@ DONE_TTL_SECONDS = 7 * 24 * 3600
 # The verdict is written once, with its deliveries (each names its own key; a
 # delivery this process sends itself comes leased: due at the lease's end, no
 # wake-up). With a job id the call queue's job is acknowledged and removed in
-# the same step, whether or not the verdict was already there.
+# the same step, whether or not the verdict was already there. With
+# `refund_from` (the account key prefix) it is the verdict of a job not
+# dialled: given only while the verification is still queued (else the engine
+# that took it since gives its call's verdict), and the price is refunded
+# (and taken off the clock hour's spend when charged in it): once, with the
+# verdict.
 VERDICT_LUA = """
 local ttl, fields, deliveries, job_id, group = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local refund_from = ARGV[6]
 local verification, due, wake, calls = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 if job_id ~= '' then
   redis.call('XACK', calls, group, job_id)
   redis.call('XDEL', calls, job_id)
 end
-if redis.call('HGET', verification, 'status') == 'done' then return 0 end
+local status = redis.call('HGET', verification, 'status')
+if status == 'done' then return 0 end
+if refund_from ~= '' then
+  if status ~= 'queued' then return 0 end
+  local held = redis.call('HMGET', verification, 'account_id', 'price', 'created_at')
+  local price, account = tonumber(held[2] or '') or 0, refund_from .. (held[1] or '')
+  if held[1] and price > 0 and redis.call('EXISTS', account) == 1 then
+    redis.call('HINCRBY', account, 'credits', price)
+    local spend = redis.call('HMGET', account, 'spend_hour', 'spent')
+    if tonumber(spend[1]) == math.floor((tonumber(held[3] or '') or 0) / 3600) then
+      redis.call('HSET', account, 'spent', math.max((tonumber(spend[2]) or 0) - price, 0))
+    end
+    redis.call('HSET', verification, 'refunded', price)
+  end
+end
 local function hset_all(key, pairs_json)
   local flat = cjson.decode(pairs_json)
   if #flat > 0 then redis.call('HSET', key, unpack(flat)) end
@@ -81,19 +104,23 @@ redis.call('LTRIM', wake, -1000, -1)
 return 1
 """
 
-# The engine takes a queued verification: its fields as they were, and (when it
-# was queued) it is marked calling on the channel, in one round trip.
+# The engine takes a queued verification, in one round trip: its fields as
+# they were, and why it is not to be dialled: expired (accepted before
+# ARGV[2]), account_disabled (ARGV[3] is the account key prefix); or '', and
+# then (when it was queued) it is marked calling on the channel.
 TAKE_LUA = """
 local fields = redis.call('HGETALL', KEYS[1])
-for i = 1, #fields, 2 do
-  if fields[i] == 'status' then
-    if fields[i + 1] == 'queued' then
-      redis.call('HSET', KEYS[1], 'status', 'calling', 'channel_id', ARGV[1])
-    end
-    break
-  end
+local found = {}
+for i = 1, #fields, 2 do found[fields[i]] = fields[i + 1] end
+if found.status ~= 'queued' then return {'', fields} end
+if (tonumber(found.created_at or '') or math.huge) < tonumber(ARGV[2]) then
+  return {'expired', fields}
 end
-return fields
+if found.account_id and redis.call('HGET', ARGV[3] .. found.account_id, 'disabled') == '1' then
+  return {'account_disabled', fields}
+end
+redis.call('HSET', KEYS[1], 'status', 'calling', 'channel_id', ARGV[1])
+return {'', fields}
 """
 
 
@@ -126,55 +153,60 @@ class Verifications:
 
     # -- accepting ----------------------------------------------------------
     async def accept(self, account_id: str, e164: str, verification: Verification, *,
-                     price: int, flood_seconds: int, code: str | None = None,
-                     alarm_per_minute: int = 0) -> tuple[str, str]:
+                     price: int, flood_seconds: int, max_queue_seconds: float,
+                     code: str | None = None, alarm_per_minute: int = 0) -> Acceptance:
         """Charge, flood-mark, store and queue one verification atomically.
 
-        A `code` is stored only as its HMAC. Returns (result, verification id):
-        prefix_blocked, do_not_call, flood, no_credit, spend_limit or accepted;
-        the id is "" unless accepted. `alarm_per_minute` 0: no velocity alarm.
+        A `code` is stored only as its HMAC; the price charged is stored with
+        the verification. The result is prefix_blocked, do_not_call, flood,
+        no_credit, spend_limit, busy (no engine would start it within
+        `max_queue_seconds`: with the seconds to wait) or accepted.
+        `alarm_per_minute` 0: no velocity alarm.
         """
-        result, verification_id, _ = await self._accept_step(
+        return await self._accept_step(
             account_key(account_id), account_id, e164, verification, code, price=price,
-            flood_seconds=flood_seconds, lookup=False, refusal="", caller_id="",
-            alarm=alarm_per_minute)
-        return result, verification_id
+            flood_seconds=flood_seconds, max_queue_seconds=max_queue_seconds, lookup=False,
+            refusal="", caller_id="", alarm=alarm_per_minute)
 
     async def accept_by_api_key(self, api_key: str, e164: str, verification: Verification, *,
                                 code: str, price: int, flood_seconds: int,
-                                refusal: str = "", caller_id: str = "",
-                                alarm_per_minute: int = 0) -> tuple[str, str, str]:
+                                max_queue_seconds: float, refusal: str = "",
+                                caller_id: str = "", alarm_per_minute: int = 0) -> Acceptance:
         """The whole reverse-verify decision after validation, in one round trip.
 
-        Returns (result, verification id, account id): unknown_key, disabled,
-        caller_id_not_listed (a `caller_id` given and not on the account's
-        list), `refusal` if given, prefix_blocked, do_not_call, flood,
-        no_credit, spend_limit or accepted.
+        The result is unknown_key, disabled, caller_id_not_listed (a
+        `caller_id` given and not on the account's list), `refusal` if given,
+        prefix_blocked, do_not_call, flood, no_credit, spend_limit, busy or
+        accepted (as `accept`).
         """
         return await self._accept_step(api_key_index(api_key), "", e164, verification, code,
-                                       price=price, flood_seconds=flood_seconds, lookup=True,
+                                       price=price, flood_seconds=flood_seconds,
+                                       max_queue_seconds=max_queue_seconds, lookup=True,
                                        refusal=refusal, caller_id=caller_id,
                                        alarm=alarm_per_minute)
 
     async def _accept_step(self, first_key: str, account_id: str, e164: str,
                            verification: Verification, code: str | None, *, price: int,
-                           flood_seconds: int, lookup: bool, refusal: str, caller_id: str,
-                           alarm: int) -> tuple[str, str, str]:
-        fields = _flat(verification.to_hash())
+                           flood_seconds: int, max_queue_seconds: float, lookup: bool,
+                           refusal: str, caller_id: str, alarm: int) -> Acceptance:
+        # The price is kept for a refund (a job not dialled).
+        fields = _flat({**verification.to_hash(), "price": str(price)})
         prefix = destination_prefix(e164)
         while True:
             verification_id = secrets.token_hex(6)
             # (the script writes account_id, id, e164 and status itself)
             argv = [price, flood_seconds * 1000, verification_id, e164, refusal, int(lookup),
                     account_id, ACCOUNT_PREFIX, caller_id, CALLER_IDS_PREFIX, prefix, alarm,
+                    CALLS_GROUP, max_queue_seconds, BACKLOG_FLOOR,
                     *fields, "created_at", f"{time.time():.3f}"]
             if code is not None:
                 code_hmac = (self._hmac(verification_id, code) if self._code_key
                              else await self.code_hmac(verification_id, code))
                 argv += ("code_hmac", code_hmac, "code_len", len(code))
             keys = (first_key, flood_key(e164), verification_key(verification_id),
-                    CALLS_STREAM, DNC, prefix_calls_key(prefix), BLOCKED_PREFIXES)
-            result, found = await self._accept(keys=keys, args=argv)
+                    CALLS_STREAM, DNC, prefix_calls_key(prefix), BLOCKED_PREFIXES,
+                    ENGINE_CAPACITY)
+            result, found, *wait = await self._accept(keys=keys, args=argv)
             result = result.decode() if isinstance(result, bytes) else result
             if result == PREFIX_ALARM:
                 log.warning("prefix alarm: over %d calls a minute to prefix %s; every call "
@@ -183,7 +215,8 @@ class Verifications:
                 result = PREFIX_BLOCKED
             if result != "taken":
                 found = found.decode() if isinstance(found, bytes) else found
-                return result, verification_id if result == ACCEPTED else "", found
+                return Acceptance(result, verification_id if result == ACCEPTED else "", found,
+                                  int(wait[0]) if wait else 0)
 
     async def record_refused(self, account_id: str, e164: str, verification: Verification) -> str:
         """Store a verification refused before any call (e.g. for billing); the
@@ -199,12 +232,20 @@ class Verifications:
         raw = await self.redis.hgetall(verification_key(verification_id))
         return Verification.from_hash(raw) if raw else None
 
-    async def take(self, verification_id: str, channel_id: str) -> Verification | None:
-        """The verification as it was; a queued one is now `calling` on `channel_id`."""
-        flat = await self._take(keys=[verification_key(verification_id)], args=[channel_id])
+    async def take(self, verification_id: str, channel_id: str, *,
+                   accepted_after: float = 0.0) -> tuple[Verification | None, str]:
+        """The verification as it was, and why it is not to be dialled: EXPIRED
+        (a queued one accepted before `accepted_after`, a Unix time) or
+        ACCOUNT_DISABLED (its account disabled since); else "", and a queued
+        one is now `calling` on `channel_id`."""
+        not_dialled, flat = await self._take(
+            keys=[verification_key(verification_id)],
+            args=[channel_id, f"{accepted_after:.3f}", ACCOUNT_PREFIX])
         if not flat:
-            return None
-        return Verification.from_hash({flat[i]: flat[i + 1] for i in range(0, len(flat), 2)})
+            return None, ""
+        verification = Verification.from_hash({flat[i]: flat[i + 1]
+                                               for i in range(0, len(flat), 2)})
+        return verification, not_dialled.decode() if isinstance(not_dialled, bytes) else not_dialled
 
     # -- the call -------------------------------------------------------------
     async def report_progress(self, verification_id: str, stage: str, is_redirect: bool, *,
@@ -219,15 +260,18 @@ class Verifications:
         await pipe.execute()
 
     async def store_verdict(self, verification_id: str, fields: dict[str, str],
-                            deliveries: list[dict], job_id: str = "") -> bool:
+                            deliveries: list[dict], job_id: str = "", *,
+                            refund: bool = False) -> bool:
         """Write the verdict and queue its deliveries, once; True if this call did.
 
-        A `job_id` (the call queue's message) is acknowledged either way.
+        A `job_id` (the call queue's message) is acknowledged either way. With
+        `refund` (a job not dialled) only a verification still queued gets it,
+        and its price goes back to its account in the same step.
         """
         stored = await self._verdict(
             keys=[verification_key(verification_id), DUE, WAKE, CALLS_STREAM],
             args=[DONE_TTL_SECONDS, json.dumps(_flat(fields)), json.dumps(deliveries), job_id,
-                  CALLS_GROUP])
+                  CALLS_GROUP, ACCOUNT_PREFIX if refund else ""])
         return bool(stored)
 
     async def store_close(self, verification_id: str, fields: dict[str, str]) -> None:

@@ -15,6 +15,7 @@ from engine import registry
 from engine.admission import Admission, SetUp
 from engine.ari.client import AriClient
 from engine.delivery import Deliverer
+from engine.engine_capacity import CapacityReport, StartMeter
 from engine.flows.call import Call, CallEnded
 from engine.masking import mask_number
 from engine.outcome import ENGINE_LOST, CallOutcome
@@ -36,6 +37,8 @@ class Engine:
         self.courier = courier
         self.ari = ari
         self.queue = CallQueue(redis, settings.consumer_name)
+        self.starts = StartMeter()
+        self.capacity_report = CapacityReport(redis, settings.consumer_name)
         self.calls: dict[str, Call] = {}
         self._slots = asyncio.Semaphore(settings.max_concurrent_calls)
         self.admission = Admission(settings.max_concurrent_calls)
@@ -55,12 +58,23 @@ class Engine:
         self._stopping.set()
 
     async def run(self) -> None:
-        """Take jobs until `stop_taking` (see `drain` for the calls in progress).
+        """Take jobs until `stop_taking` (see `drain` for the calls in progress),
+        keeping this engine's `capacity` in Redis meanwhile.
 
         Every wait is short and the loop checks the stop flag, so stopping
         never cancels a blocked Redis read (redis-py can lose a cancellation
         there and hang).
         """
+        done_taking = asyncio.Event()
+        reporting = asyncio.get_running_loop().create_task(
+            self.capacity_report.run(self.capacity, done_taking))
+        try:
+            await self._take_jobs()
+        finally:
+            done_taking.set()
+            await asyncio.wait([reporting], timeout=5)
+
+    async def _take_jobs(self) -> None:
         await self.queue.ensure_group()
         for job in await self.queue.own_pending():
             await self._start(job)
@@ -82,6 +96,13 @@ class Engine:
             for job in await self.queue.take(count=min(10, max(1, self.admission.free)),
                                              block_ms=1000):
                 await self._start(job)
+
+    def capacity(self) -> tuple[float, int]:
+        """(calls started a second lately, call slots free), for the accept
+        step's backpressure (engine/engine_capacity.py); nothing while ARI is away."""
+        if not self.ari.events.connected.is_set():
+            return 0.0, 0
+        return self.starts.rate(), self.settings.max_concurrent_calls - len(self._tasks)
 
     async def drain(self, grace: float) -> None:
         """Wait up to `grace` seconds for calls in progress, then cancel them.
@@ -108,10 +129,17 @@ class Engine:
         place in the admission window, ended by the call's set-up or dropped."""
         try:
             channel_id = self.channel_id(job.verification_id)
-            verification = await self.store.verifications.take(job.verification_id, channel_id)
+            verification, not_dialled = await self.store.verifications.take(
+                job.verification_id, channel_id,
+                accepted_after=time.time() - self.settings.max_queue_seconds)
             # A finished verification acknowledges its job in the same step.
             if verification is None:  # gone
                 await self.queue.ack(job)
+            elif not_dialled:  # too old to dial, or its account disabled since
+                log.info("verification %s: not dialled (%s); refunded", verification.id,
+                         not_dialled)
+                await self.give_verdict(verification, CallOutcome(failure=not_dialled),
+                                        job_id=job.message_id, refund=True)
             elif verification.status == "queued":
                 await self._call(job, verification, set_up)
             elif verification.status == "calling" and channel_id not in self.calls:
@@ -128,10 +156,10 @@ class Engine:
             self._slots.release()
 
     async def give_verdict(self, verification: Verification, outcome: CallOutcome, *,
-                           job_id: str = "") -> bool:
+                           job_id: str = "", refund: bool = False) -> bool:
         """This engine's verdict step: its callbacks leave from this process's deliverer."""
         return await give_verdict(self.store, verification, outcome, job_id=job_id,
-                                  courier=self.courier)
+                                  courier=self.courier, refund=refund)
 
     async def _call(self, job: Job, verification: Verification, set_up: SetUp) -> None:
         """The call, its verdict, then (on a call still up) the farewell and the close."""
@@ -140,6 +168,7 @@ class Engine:
         call = Call(self.ari, self.channel_id(vid))
         call.on_set_up = set_up.ended
         self.calls[call.channel_id] = call
+        self.starts.note_start()
         log.info("verification %s: calling %s (flow %s)", vid, mask_number(verification.e164),
                  flow.NAME)
         try:

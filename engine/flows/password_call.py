@@ -20,6 +20,7 @@ from engine.notifications import Notification
 from engine.outcome import (
     BILLING,
     NORMAL_CLEARING,
+    NOT_DIALLED,
     RESOURCE_UNAVAILABLE,
     RING_TIMEOUT,
     TEMPORARY_FAILURE,
@@ -143,11 +144,12 @@ def call_record(verification: Verification, outcome: CallOutcome) -> dict:
     """Every variable the webhook can carry.
 
     `cost` is the price charged (integer units in the record) in currency:
-    units / money_scale, the scale the API recorded with the price.
+    units / money_scale, the scale the API recorded with the price; 0 when
+    nothing was charged (billing) or the charge was refunded (not dialled).
     """
     q931, final = call_status(outcome)
     start, end = outcome.placed_at, outcome.ended_at
-    charged = outcome.failure != BILLING
+    charged = outcome.failure != BILLING and outcome.failure not in NOT_DIALLED
     return {
         "verification_call_uuid": f"{verification.id}_{verification.account_id}",
         "phone_number": verification.phone_number,

@@ -197,6 +197,7 @@ def front_door(args, redis: stack.RedisServer, state: dict, workdir: Path) -> tu
     """
     env = stack.service_env(redis.url(1), state, f"127.0.0.1:{stack.free_port()}")
     key = stack.create_account(env, 10_000_000)
+    frontdoor.stand_in_engine(redis.url(1))
     fresh = frontdoor.FreshDatabase(redis.url(1))
     levels = [int(c) for c in str(args.fd_connections).split(",")]
     out: dict = {"by_workers": {}}

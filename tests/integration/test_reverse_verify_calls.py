@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from types import SimpleNamespace
 
 import pytest
 
+from engine import verifications
 from engine.flows.call import EVENTS_READ
 from tests.integration.conftest import only_verification, record_figure
 
@@ -138,3 +141,19 @@ async def test_caller_id_given_and_default(service, api, account, callbacks, pho
     await verify(api, account, callbacks, phone_number="5551230002")
     assert first.invites[0].from_user == "14155550100"
     assert second.invites[0].from_user == "0000000000"
+
+
+async def test_a_job_older_than_max_queue_seconds_is_not_dialled(service, api, account,
+                                                                 callbacks, phone, clean_redis,
+                                                                 monkeypatch):
+    """Expiry end to end: a verification accepted (by its record) longer ago
+    than max_queue_seconds gets reason 0 and its price back; the phone never rings."""
+    sipp = phone("answer_dtmf", keys="1234#")
+    then = time.time() - service.settings.max_queue_seconds - 5
+    monkeypatch.setattr(verifications, "time", SimpleNamespace(time=lambda: then))
+    assert await verify(api, account, callbacks) == expected("0", "0", "0")
+    record = only_verification(clean_redis)
+    assert record["outcome_failure"] == "expired" and "channel_id" not in record
+    assert (await service.store.accounts.get(account.account_id)).credits == 100
+    await asyncio.sleep(1)
+    assert sipp.invite_count == 0
