@@ -102,7 +102,8 @@ class Engine:
         step's backpressure (engine/engine_capacity.py); nothing while ARI is away."""
         if not self.ari.events.connected.is_set():
             return 0.0, 0
-        return self.starts.rate(), self.settings.max_concurrent_calls - len(self._tasks)
+        free = min(self.settings.max_concurrent_calls - len(self._tasks), self.admission.free)
+        return self.starts.rate(), free
 
     async def drain(self, grace: float) -> None:
         """Wait up to `grace` seconds for calls in progress, then cancel them.
