@@ -22,12 +22,16 @@ PREFIX_ALARM = "prefix_alarm"  # (the request that blocked the prefix; answered 
 # do_not_call, flood, no_credit, spend_limit (units charged this clock hour,
 # by Redis's clock), accepted; `taken` asks for another id. (It reads the
 # account hash and caller-ID set by name: one Redis or Sentinel, not Cluster.)
+# An accepted verification expires `retention` seconds later whatever becomes
+# of it (the verdict renews that), and its key and its flood mark's go into
+# the number's index, which `callverify purge` reads (engine/retention.py).
 ACCEPT_LUA = """
 local price, flood_ms, id, e164 = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
 local refusal, lookup, account_id, account_prefix = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local caller_id, caller_ids_prefix, prefix, alarm = ARGV[9], ARGV[10], ARGV[11], tonumber(ARGV[12])
 local account, flood, verification, calls, dnc = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local prefix_calls, blocked = KEYS[6], KEYS[7]
+local prefix_calls, blocked, number_index = KEYS[6], KEYS[7], KEYS[8]
+local retention = ARGV[13]
 if lookup == '1' then
   account_id = redis.call('GET', KEYS[1])
   if not account_id then return {'unknown_key', ''} end
@@ -59,7 +63,10 @@ if alarm > 0 and redis.call('INCR', prefix_calls) == 1 then
 end
 redis.call('SET', flood, id, 'PX', flood_ms)
 redis.call('HSET', verification, 'account_id', account_id, 'id', id, 'e164', e164,
-           'status', 'queued', unpack(ARGV, 13))
+           'status', 'queued', unpack(ARGV, 14))
+redis.call('EXPIRE', verification, retention)
+redis.call('SADD', number_index, verification, flood)
+redis.call('EXPIRE', number_index, retention)
 redis.call('XADD', calls, '*', 'verification_id', id)
 return {'accepted', account_id}
 """

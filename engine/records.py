@@ -37,7 +37,8 @@ async def give_verdict(store: Store, verification: Verification, outcome: CallOu
                                leased=leased, account_id=verification.account_id)
                   for n in notifications_for(verification, outcome)]
     given = await store.verifications.store_verdict(
-        verification.id, fields, [stored_form(d) for d in deliveries], job_id=job_id)
+        verification.id, fields, [stored_form(d) for d in deliveries], job_id=job_id,
+        e164=verification.e164)
     if given and leased and deliveries and courier is not None:  # (leased: there is one)
         courier.hand_over(deliveries)
     return given
