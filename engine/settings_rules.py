@@ -224,6 +224,7 @@ def problems(values: Mapping[str, Any], name_of: Callable[[str], str]) -> list[s
     # A delivery's record expires with the retention time: it must be given up before.
     give_up, days = values["delivery_give_up_seconds"], values["retention_days"]
     if is_number(give_up) and is_whole(days) and give_up >= days * 24 * 3600:
-        found.append(f"{name_of('delivery_give_up_seconds')}: must be less than "
-                     f"{env_name('retention_days')} ({days}) in seconds")
+        found.append(f"{name_of('delivery_give_up_seconds')}: must be less than the "
+                     f"retention time ({env_name('retention_days')}={days}: "
+                     f"{days * 24 * 3600} s), when a delivery's record expires")
     return found

@@ -121,13 +121,16 @@ async def until(check, timeout: float = 10) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_a_given_up_delivery_keeps_its_lifetime_on_the_dead_list(redis):
+async def test_a_refused_record_and_its_given_up_delivery_expire(redis):
     store = Store(redis, retention_seconds=RETENTION)
     account = await store.accounts.create("acme", 10)
     vid = await store.verifications.record_refused(
         account.account_id, "421222202004", password_verification("http://127.0.0.1:9/cdr"))
+    # Kept for the retention time from the start (before its verdict), with no code.
+    assert_kept_for_retention(await redis.ttl(verification_key(vid)))
+    assert_kept_for_retention(await redis.ttl(number_index("421222202004")))
     refused = await store.verifications.get(vid)
-    assert refused is not None
+    assert refused is not None and refused.spoken_code == ""
     assert await records.give_verdict(store, refused, CallOutcome(failure=BILLING, cause=41))
     worker = Deliverer(redis, retention_seconds=RETENTION)  # 127.0.0.1: refused by the egress guard
     task = asyncio.get_running_loop().create_task(worker.run())
@@ -153,7 +156,7 @@ async def test_the_deliverer_trims_the_dead_list_past_retention(redis):
             pipe.hset(delivery_key(delivery_id), mapping={
                 "method": "GET", "url": "http://site.example/cb?secret=s", "attempts": "9",
                 "created_at": str(now - 2 * hour)})
-        pipe.zadd(DEAD, {delivery_id: now - hour - 60 for delivery_id in old})
+        pipe.zadd(DEAD, dict.fromkeys(old, now - hour - 60))
         pipe.zadd(DEAD, {"recent": now - hour + 60})
         await pipe.execute()
     worker = Deliverer(redis, retention_seconds=hour)
