@@ -41,7 +41,7 @@ from engine.keys import (
 from engine.prefixes import destination_prefix
 from engine.retention import DEFAULT_RETENTION_SECONDS
 from engine.scripts import lua_script
-from engine.verification import Verification
+from engine.verification import CALL_ONLY_FIELDS, Verification
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -58,10 +58,10 @@ log = logging.getLogger(__name__)
 # delivery this process sends itself comes leased: due at the lease's end, no
 # wake-up). With a job id the call queue's job is acknowledged and removed in
 # the same step, whether or not the verdict was already there. A record that
-# is gone (purged) gets no verdict and sends nothing. The code a password
-# call spoke is dropped here: the call is over (the flows read it only before
-# their verdict). The record and its deliveries are kept `ttl` seconds, and
-# the deliveries' keys join the number's index (with a number: KEYS[5]).
+# is gone (purged) gets no verdict and sends nothing. The fields from ARGV[6]
+# on are dropped (the code a password call spoke: the flows read it only
+# before their verdict). The record and its deliveries are kept `ttl`
+# seconds, and the deliveries' keys join the number's index (KEYS[5], if any).
 VERDICT_LUA = """
 local ttl, fields, deliveries, job_id, group = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local verification, due, wake, calls, number_index = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -76,7 +76,7 @@ local function hset_all(key, pairs_json)
   if #flat > 0 then redis.call('HSET', key, unpack(flat)) end
 end
 hset_all(verification, fields)
-redis.call('HDEL', verification, 'spoken_code')
+if #ARGV > 5 then redis.call('HDEL', verification, unpack(ARGV, 6)) end
 redis.call('EXPIRE', verification, ttl)
 for _, d in ipairs(cjson.decode(deliveries)) do
   redis.call('HSET', d.key, unpack(d.pairs))
@@ -212,7 +212,9 @@ class Verifications:
     async def record_refused(self, account_id: str, e164: str, verification: Verification) -> str:
         """Store a verification refused before any call (e.g. for billing); the
         caller gives it its verdict, which queues its webhook like any other.
-        Kept as long as an accepted one; no code is stored, as none is spoken."""
+        Kept as long as an accepted one. No code is stored, as none is spoken
+        (the calling number, which ends with it, goes at the verdict, once
+        the webhook that carries it is built)."""
         verification_id = secrets.token_hex(6)
         fields = {**verification.to_hash(), "id": verification_id, "account_id": account_id,
                   "e164": e164, "status": "refused", "created_at": f"{time.time():.3f}"}
@@ -259,7 +261,7 @@ class Verifications:
             keys.append(number_index(e164))
         stored = await self._verdict(
             keys=keys, args=[self.retention_seconds, json.dumps(_flat(fields)),
-                             json.dumps(deliveries), job_id, CALLS_GROUP])
+                             json.dumps(deliveries), job_id, CALLS_GROUP, *CALL_ONLY_FIELDS])
         return bool(stored)
 
     async def store_close(self, verification_id: str, fields: dict[str, str]) -> None:

@@ -71,12 +71,16 @@ async def test_an_accepted_verification_expires_even_if_never_called(api):
 
 async def test_a_refused_password_call_and_its_webhook_expire(api):
     new = await api.store.accounts.create("acme", 0)
-    await api.store.accounts.set_webhook(new.account_id, "password_call", WEBHOOK, ["q931_status"])
+    await api.store.accounts.set_webhook(new.account_id, "password_call", WEBHOOK,
+                                         ["q931_status", "caller_number"])
     status, body = await api.password_call(new.token)
     assert (status, body["error"]) == (402, "insufficient balance")
     [verification] = await api.verifications()
-    assert verification["status"] == "done" and "spoken_code" not in verification
+    assert verification["status"] == "done"
+    assert "spoken_code" not in verification and "caller_number" not in verification
     [delivery_id] = [d.decode() for d in await api.redis.zrange(DUE, 0, -1)]
+    webhook = json.loads(await api.redis.hget(delivery_key(delivery_id), "body"))
+    assert webhook == {"q931_status": 41, "caller_number": "42122221234"}
     key, index = verification_key(verification["id"]), number_index("421222202004")
     for kept in (key, delivery_key(delivery_id), index):
         assert_kept_for_retention(await api.redis.ttl(kept))
@@ -90,7 +94,9 @@ def password_verification(webhook_url: str) -> Verification:
                         webhook_fields=json.dumps(["q931_status", "caller_number"]))
 
 
-async def test_the_verdict_drops_the_spoken_code_and_keeps_the_rest_for_retention(redis):
+async def test_the_verdict_drops_the_code_and_keeps_the_rest_for_retention(redis):
+    """The code is spoken and ends the calling number: both go at the verdict,
+    which has put the calling number in the webhook the seed defines."""
     store = Store(redis, retention_seconds=RETENTION)
     account = await store.accounts.create("acme", 10)
     result, vid = await store.verifications.accept(
@@ -104,8 +110,8 @@ async def test_the_verdict_drops_the_spoken_code_and_keeps_the_rest_for_retentio
                           ended_at=start + 12)
     assert await records.give_verdict(store, taken, outcome)
     stored = {k.decode(): v.decode() for k, v in (await redis.hgetall(verification_key(vid))).items()}
-    assert "spoken_code" not in stored
-    assert stored["status"] == "done" and stored["caller_number"] == "42122221234"
+    assert "spoken_code" not in stored and "caller_number" not in stored
+    assert stored["status"] == "done" and stored["phone_number"] == "421222202004"
     assert_kept_for_retention(await redis.ttl(verification_key(vid)))
     [delivery_id] = [d.decode() for d in await redis.zrange(DUE, 0, -1)]
     assert_kept_for_retention(await redis.ttl(delivery_key(delivery_id)))
