@@ -1,11 +1,13 @@
 """Admin operations behind the CLI: accounts (with their hourly spend limit
-and caller IDs), webhooks, the do-not-call list and the blocked prefixes.
+and caller IDs), webhooks, the do-not-call list, the blocked prefixes and
+the purge of a person's records.
 
 Each returns what the CLI prints. Keys and tokens are shown once, at creation;
 the store keeps only their hashes.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import time
@@ -13,6 +15,7 @@ import time
 from engine.caller_ids import caller_id_problem
 from engine.egress import url_refusal
 from engine.prefixes import PREFIX_DIGITS
+from engine.retention import purge_number
 from engine.store import Account, Store
 from engine.webhook_fields import PASSWORD_CALL_FIELDS
 
@@ -142,6 +145,11 @@ def dnc_number(raw: str) -> str:
     if not digits.isascii() or not E164_DIGITS.fullmatch(digits):
         raise AdminError(f"not an E.164 number (country code and number, 4-15 digits): {raw!r}")
     return digits
+
+
+async def purge(store: Store, raw: str) -> dict:
+    """Remove a number's records (engine/retention.py); what went, as counts."""
+    return dataclasses.asdict(await purge_number(store.redis, dnc_number(raw)))
 
 
 async def set_ring_window(store: Store, account_id: str, seconds: float) -> dict:

@@ -24,7 +24,8 @@ SERVICES = {"run": {"api", "engine", "delivery"}, "api": {"api"}, "engine": {"en
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command tree: account, webhook, dnc, prefix, settings and the service commands."""
+    """The command tree: account, webhook, dnc, prefix, purge, settings and the service
+    commands."""
     parser = argparse.ArgumentParser(prog="callverify", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -80,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     prefix_actions.add_parser("unblock", help="let calls to a prefix through again").add_argument(
         "prefix")
 
+    commands.add_parser("purge", help="remove a number's verifications, deliveries and flood "
+                        "marks (its do-not-call entry stays)").add_argument("number")
+
     api = commands.add_parser("api", help="serve the HTTP API only")
     api.add_argument("--workers", type=int, default=1,
                      help="API processes sharing the port (SO_REUSEPORT), default 1")
@@ -91,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def admin_command(args: argparse.Namespace, settings: Settings) -> str:
-    """Run one account, webhook, dnc or prefix command against Redis; returns what to print."""
+    """Run one account, webhook, dnc, prefix or purge command against Redis; returns
+    what to print."""
     redis = connect_redis(settings.redis_url)
     store = Store(redis, settings.code_key)
     try:
@@ -105,6 +110,8 @@ async def admin_command(args: argparse.Namespace, settings: Settings) -> str:
             if args.action == "list":
                 return await admin.blocked_prefixes(store)
             return await admin.unblock_prefix(store, args.prefix)
+        if args.command == "purge":
+            return json.dumps(await admin.purge(store, args.number))
         if args.command == "webhook":
             return json.dumps(await webhook_command(args, store, settings.egress_allow))
         if args.action == "webhook-secret":  # the secret alone, for a shell variable
@@ -165,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "settings":
             print(repr(settings))
-        elif args.command in ("account", "webhook", "dnc", "prefix"):
+        elif args.command in ("account", "webhook", "dnc", "prefix", "purge"):
             output = asyncio.run(admin_command(args, settings))
             if output:
                 print(output)

@@ -36,6 +36,7 @@ from engine.ari.client import AriClient
 from engine.delivery import Deliverer
 from engine.flows.call import EVENTS_READ
 from engine.priority import apply_cpu_nice
+from engine.retention import retention_seconds
 from engine.settings import Settings
 from engine.store import Store
 from engine.worker import Engine
@@ -105,7 +106,8 @@ class Service:
     async def _redis_store(self) -> AsyncIterator[tuple[Redis, Store]]:
         """The process's one Redis client and its Store."""
         self.redis = connect_redis(self.settings.redis_url)
-        self.store = Store(self.redis, self.settings.code_key)
+        self.store = Store(self.redis, self.settings.code_key,
+                           retention_seconds(self.settings.retention_days))
         try:
             yield self.redis, self.store
         finally:
@@ -120,7 +122,8 @@ class Service:
                          backoff_base=s.delivery_backoff_base,
                          backoff_max=s.delivery_backoff_max,
                          give_up_seconds=s.delivery_give_up_seconds,
-                         egress_allow=s.egress_allow)
+                         egress_allow=s.egress_allow,
+                         retention_seconds=retention_seconds(s.retention_days))
 
     @asynccontextmanager
     async def _calls(self, redis: Redis, store: Store) -> AsyncIterator[None]:

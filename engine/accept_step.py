@@ -40,14 +40,18 @@ class Acceptance(NamedTuple):
 # by Redis's clock), busy (a backlog the engines cannot start within the
 # window: engine/backpressure.py; no charge), accepted; `taken` asks for
 # another id. (It reads the account hash and caller-ID set by name: one Redis
-# or Sentinel, not Cluster.)
+# or Sentinel, not Cluster.) An accepted verification expires `retention`
+# seconds later whatever becomes of it (the verdict renews that), and its key
+# and its flood mark's go into the number's index, which `callverify purge`
+# reads (engine/retention.py).
 ACCEPT_LUA = QUEUE_ROOM_LUA + """
 local price, flood_ms, id, e164 = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
 local refusal, lookup, account_id, account_prefix = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local caller_id, caller_ids_prefix, prefix, alarm = ARGV[9], ARGV[10], ARGV[11], tonumber(ARGV[12])
 local group, window, floor = ARGV[13], tonumber(ARGV[14]), tonumber(ARGV[15])
 local account, flood, verification, calls, dnc = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local prefix_calls, blocked, engines = KEYS[6], KEYS[7], KEYS[8]
+local prefix_calls, blocked, engines, number_index = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local retention = ARGV[16]
 if lookup == '1' then
   account_id = redis.call('GET', KEYS[1])
   if not account_id then return {'unknown_key', ''} end
@@ -81,7 +85,10 @@ if alarm > 0 and redis.call('INCR', prefix_calls) == 1 then
 end
 redis.call('SET', flood, id, 'PX', flood_ms)
 redis.call('HSET', verification, 'account_id', account_id, 'id', id, 'e164', e164,
-           'status', 'queued', unpack(ARGV, 16))
+           'status', 'queued', unpack(ARGV, 17))
+redis.call('EXPIRE', verification, retention)
+redis.call('SADD', number_index, verification, flood)
+redis.call('EXPIRE', number_index, retention)
 redis.call('XADD', calls, 'MAXLEN', bound, '*', 'verification_id', id)
 return {'accepted', account_id}
 """

@@ -26,6 +26,7 @@ from engine.delivery_record import LEASE_SECONDS, Delivery
 from engine.egress import EgressRefused
 from engine.keys import DEAD, DELIVERY_PREFIX, DUE, WAKE, delivery_key
 from engine.outbound import failure_text, outbound_session, send
+from engine.retention import DEFAULT_RETENTION_SECONDS, DeadList
 from engine.scripts import lua_script
 from engine.webhook_signing import DeliverySigner
 
@@ -35,6 +36,8 @@ LEASE_BATCH = 50
 # Deliveries due this soon are leased too: a wake-up never misses one whose due
 # time, taken on another process's clock, is a hair ahead of ours.
 EARLY_SECONDS = 1.0
+# How often a running deliverer trims the dead list of entries past retention.
+TRIM_EVERY_SECONDS = 60.0
 
 
 # Lease up to ARGV[3] deliveries due by ARGV[1] until ARGV[2]; returns {id,
@@ -74,8 +77,10 @@ class Deliverer:
 
     def __init__(self, redis: Redis, *, timeout: float = 10.0, backoff_base: float = 5.0,
                  backoff_max: float = 600.0, give_up_seconds: float = 7200.0,
-                 concurrency: int = 50, egress_allow: tuple[str, ...] = ()) -> None:
-        """`egress_allow`: CIDRs a delivery may reach though not globally routable."""
+                 concurrency: int = 50, egress_allow: tuple[str, ...] = (),
+                 retention_seconds: int = DEFAULT_RETENTION_SECONDS) -> None:
+        """`egress_allow`: CIDRs a delivery may reach though not globally routable;
+        `retention_seconds`: how long a given-up delivery stays on the dead list."""
         self.redis = redis
         self.egress_allow = tuple(egress_allow)
         self.timeout = timeout
@@ -89,6 +94,7 @@ class Deliverer:
         self._stopping = asyncio.Event()
         self._http: aiohttp.ClientSession | None = None
         self._signer = DeliverySigner(redis)
+        self._dead = DeadList(redis, retention_seconds)
 
     @property
     def taking(self) -> bool:
@@ -115,8 +121,14 @@ class Deliverer:
                 self._http = None
 
     async def _lease_until_stopped(self) -> None:
+        last_trim = 0.0
         while not self._stopping.is_set():
             now = time.time()
+            if now - last_trim > TRIM_EVERY_SECONDS:
+                last_trim = now
+                if trimmed := await self._dead.trim(now):
+                    log.info("dead list: %d deliveries given up over the retention time "
+                             "ago removed", trimmed)
             due = await self._lease(keys=[DUE, WAKE],
                                     args=[now + EARLY_SECONDS, now + LEASE_SECONDS,
                                           LEASE_BATCH, DELIVERY_PREFIX])

@@ -2,6 +2,15 @@
 
 Scripts get their keys as KEYS (and, where a script derives a key from a
 value it reads, the prefix as an argument), never from names of their own.
+
+What expires (engine/retention.py, docs/operations.md "Retention and
+purging"): a verification, its deliveries and the number's index
+CALLVERIFY_RETENTION_DAYS after they are written; the dead list's entries as
+long after they were given up; flood marks and per-prefix counters with
+their window. Kept until an operator changes them, by design: accounts and
+their key and token indexes, caller-ID lists, webhooks and signing secrets,
+the do-not-call list, blocked prefixes and the code's HMAC key. The call
+queue holds verification ids only; the wake-up list is trimmed.
 """
 from __future__ import annotations
 
@@ -61,6 +70,12 @@ def webhook_secret_key(account_id: str) -> str:
 
 def verification_key(verification_id: str) -> str:
     return f"cv:verification:{verification_id}"
+
+
+def number_index(e164: str) -> str:
+    """The keys of one number's records (its verifications, their deliveries,
+    its flood marks), so `callverify purge` finds them without a SCAN."""
+    return f"cv:number:{e164}"
 
 
 def flood_key(e164: str) -> str:

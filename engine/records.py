@@ -40,7 +40,7 @@ async def give_verdict(store: Store, verification: Verification, outcome: CallOu
                   for n in notifications_for(verification, outcome)]
     given = await store.verifications.store_verdict(
         verification.id, fields, [stored_form(d) for d in deliveries], job_id=job_id,
-        refund=refund)
+        e164=verification.e164, refund=refund)
     if given and leased and deliveries and courier is not None:  # (leased: there is one)
         courier.hand_over(deliveries)
     return given

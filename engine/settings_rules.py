@@ -158,7 +158,8 @@ RULES: dict[str, Rule] = {
     "daily_cap_per_number": whole(0, what="a whole number of calls a day (0: no cap)"),
     "read_timeout": seconds(1),
     "max_connections": whole(1),
-    "retention_days": whole(1, what="a whole number of days"),
+    # Up to ten years: Redis refuses an expiry time past its range.
+    "retention_days": whole(1, 3650, what="a whole number of days"),
 }
 
 
@@ -220,4 +221,10 @@ def problems(values: Mapping[str, Any], name_of: Callable[[str], str]) -> list[s
     if is_number(base) and is_number(top) and top < base:
         found.append(f"{name_of('delivery_backoff_max')}: must be >= "
                      f"{env_name('delivery_backoff_base')} ({base})")
+    # A delivery's record expires with the retention time: it must be given up before.
+    give_up, days = values["delivery_give_up_seconds"], values["retention_days"]
+    if is_number(give_up) and is_whole(days) and give_up >= days * 24 * 3600:
+        found.append(f"{name_of('delivery_give_up_seconds')}: must be less than the "
+                     f"retention time ({env_name('retention_days')}={days}: "
+                     f"{days * 24 * 3600} s), when a delivery's record expires")
     return found

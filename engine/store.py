@@ -7,6 +7,7 @@ from redis.asyncio import Redis
 from engine.accounts import Account, Accounts, NewAccount
 from engine.dnc import DoNotCall
 from engine.prefixes import BlockedPrefixes
+from engine.retention import DEFAULT_RETENTION_SECONDS
 from engine.verifications import Verifications
 from engine.webhook_secrets import WebhookSecrets
 
@@ -16,10 +17,12 @@ __all__ = ["Account", "NewAccount", "Store"]
 class Store:
     """The aggregates the API, the engine and the CLI share, on one Redis client."""
 
-    def __init__(self, redis: Redis, code_key: str = "") -> None:
+    def __init__(self, redis: Redis, code_key: str = "",
+                 retention_seconds: int = DEFAULT_RETENTION_SECONDS) -> None:
+        """`retention_seconds`: how long verifications and deliveries are kept."""
         self.redis = redis
         self.accounts = Accounts(redis)
         self.dnc = DoNotCall(redis)
         self.prefixes = BlockedPrefixes(redis)
-        self.verifications = Verifications(redis, code_key)
+        self.verifications = Verifications(redis, code_key, retention_seconds)
         self.webhook_secrets = WebhookSecrets(redis)

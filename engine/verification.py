@@ -11,6 +11,9 @@ from dataclasses import dataclass, fields
 from engine.outcome import CallOutcome
 
 OUTCOME_PREFIX = "outcome_"
+# Fields only the call needs, dropped at the verdict (with its webhook built):
+# the code a password call speaks, and the calling number that ends with it.
+CALL_ONLY_FIELDS = ("spoken_code", "caller_number")
 
 
 @dataclass(slots=True)

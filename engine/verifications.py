@@ -37,12 +37,14 @@ from engine.keys import (
     account_key,
     api_key_index,
     flood_key,
+    number_index,
     prefix_calls_key,
     verification_key,
 )
 from engine.prefixes import destination_prefix
+from engine.retention import DEFAULT_RETENTION_SECONDS
 from engine.scripts import lua_script
-from engine.verification import Verification
+from engine.verification import CALL_ONLY_FIELDS, Verification
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -55,27 +57,29 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DONE_TTL_SECONDS = 7 * 24 * 3600
-
 # The verdict is written once, with its deliveries (each names its own key; a
 # delivery this process sends itself comes leased: due at the lease's end, no
 # wake-up). With a job id the call queue's job is acknowledged and removed in
-# the same step, whether or not the verdict was already there. With
-# `refund_from` (the account key prefix) it is the verdict of a job not
-# dialled: given only while the verification is still queued (else the engine
-# that took it since gives its call's verdict), and the price is refunded
-# (and taken off the clock hour's spend when charged in it): once, with the
-# verdict.
+# the same step, whether or not the verdict was already there. A record that
+# is gone (purged) gets no verdict and sends nothing. With `refund_from` (the
+# account key prefix, ARGV[6]) it is the verdict of a job not dialled: given
+# only while the verification is still queued (else the engine that took it
+# since gives its call's verdict), and the price is refunded (and taken off
+# the clock hour's spend when charged in it): once, with the verdict. The
+# fields from ARGV[7] on are dropped (the code a password call spoke: the
+# flows read it only before their verdict). The record and its deliveries are
+# kept `ttl` seconds, and the deliveries' keys join the number's index
+# (KEYS[5], if any).
 VERDICT_LUA = """
 local ttl, fields, deliveries, job_id, group = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local refund_from = ARGV[6]
-local verification, due, wake, calls = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local verification, due, wake, calls, number_index = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 if job_id ~= '' then
   redis.call('XACK', calls, group, job_id)
   redis.call('XDEL', calls, job_id)
 end
 local status = redis.call('HGET', verification, 'status')
-if status == 'done' then return 0 end
+if status == 'done' or redis.call('EXISTS', verification) == 0 then return 0 end
 if refund_from ~= '' then
   if status ~= 'queued' then return 0 end
   local held = redis.call('HMGET', verification, 'account_id', 'price', 'created_at')
@@ -94,12 +98,16 @@ local function hset_all(key, pairs_json)
   if #flat > 0 then redis.call('HSET', key, unpack(flat)) end
 end
 hset_all(verification, fields)
+if #ARGV > 6 then redis.call('HDEL', verification, unpack(ARGV, 7)) end
 redis.call('EXPIRE', verification, ttl)
 for _, d in ipairs(cjson.decode(deliveries)) do
   redis.call('HSET', d.key, unpack(d.pairs))
+  redis.call('EXPIRE', d.key, ttl)
   redis.call('ZADD', due, d.due, d.id)
   if d.wake then redis.call('RPUSH', wake, d.id) end
+  if number_index then redis.call('SADD', number_index, d.key) end
 end
+if number_index then redis.call('EXPIRE', number_index, ttl) end
 redis.call('LTRIM', wake, -1000, -1)
 return 1
 """
@@ -123,18 +131,32 @@ redis.call('HSET', KEYS[1], 'status', 'calling', 'channel_id', ARGV[1])
 return {'', fields}
 """
 
+# Progress and the close of a call update a record that is still there; one
+# purged (or expired) meanwhile is not written back. ARGV[1]: an id to
+# publish on KEYS[2] ('' for none), then field, value pairs.
+UPDATE_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+if ARGV[1] ~= '' then redis.call('PUBLISH', KEYS[2], ARGV[1]) end
+return 1
+"""
+
 
 def _flat(fields: dict[str, str]) -> list[str]:
     return [part for pair in fields.items() for part in pair]
 
 
 class Verifications:
-    def __init__(self, redis: Redis, code_key: str = "") -> None:
+    def __init__(self, redis: Redis, code_key: str = "",
+                 retention_seconds: int = DEFAULT_RETENTION_SECONDS) -> None:
+        """`retention_seconds`: how long a record is kept after it is written."""
         self.redis = redis
         self._code_key = code_key.encode() if code_key else b""
+        self.retention_seconds = retention_seconds
         self._accept = lua_script(redis, ACCEPT_LUA)
         self._verdict = lua_script(redis, VERDICT_LUA)
         self._take = lua_script(redis, TAKE_LUA)
+        self._update = lua_script(redis, UPDATE_LUA)
 
     # -- the code, kept only as an HMAC bound to the verification ----------
     async def code_hmac(self, verification_id: str, code: str) -> str:
@@ -197,7 +219,7 @@ class Verifications:
             # (the script writes account_id, id, e164 and status itself)
             argv = [price, flood_seconds * 1000, verification_id, e164, refusal, int(lookup),
                     account_id, ACCOUNT_PREFIX, caller_id, CALLER_IDS_PREFIX, prefix, alarm,
-                    CALLS_GROUP, max_queue_seconds, BACKLOG_FLOOR,
+                    CALLS_GROUP, max_queue_seconds, BACKLOG_FLOOR, self.retention_seconds,
                     *fields, "created_at", f"{time.time():.3f}"]
             if code is not None:
                 code_hmac = (self._hmac(verification_id, code) if self._code_key
@@ -205,7 +227,7 @@ class Verifications:
                 argv += ("code_hmac", code_hmac, "code_len", len(code))
             keys = (first_key, flood_key(e164), verification_key(verification_id),
                     CALLS_STREAM, DNC, prefix_calls_key(prefix), BLOCKED_PREFIXES,
-                    ENGINE_CAPACITY)
+                    ENGINE_CAPACITY, number_index(e164))
             result, found, *wait = await self._accept(keys=keys, args=argv)
             result = result.decode() if isinstance(result, bytes) else result
             if result == PREFIX_ALARM:
@@ -220,11 +242,21 @@ class Verifications:
 
     async def record_refused(self, account_id: str, e164: str, verification: Verification) -> str:
         """Store a verification refused before any call (e.g. for billing); the
-        caller gives it its verdict, which queues its webhook like any other."""
+        caller gives it its verdict, which queues its webhook like any other.
+        Kept as long as an accepted one. No code is stored, as none is spoken
+        (the calling number, which ends with it, goes at the verdict, once
+        the webhook that carries it is built)."""
         verification_id = secrets.token_hex(6)
         fields = {**verification.to_hash(), "id": verification_id, "account_id": account_id,
                   "e164": e164, "status": "refused", "created_at": f"{time.time():.3f}"}
-        await self.redis.hset(verification_key(verification_id), mapping=cast("Hash", fields))
+        fields.pop("spoken_code", None)
+        key, index = verification_key(verification_id), number_index(e164)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping=cast("Hash", fields))
+            pipe.expire(key, self.retention_seconds)
+            pipe.sadd(index, key)
+            pipe.expire(index, self.retention_seconds)
+            await pipe.execute()
         return verification_id
 
     # -- reading --------------------------------------------------------------
@@ -252,28 +284,30 @@ class Verifications:
                               notify: bool) -> None:
         """Store how far the call got; with `notify`, tell the API processes
         waiting for it (one round trip: the record is written first)."""
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(verification_key(verification_id),
-                  mapping={"progress": stage, "is_redirect": int(is_redirect)})
-        if notify:
-            pipe.publish(PROGRESS_CHANNEL, verification_id)
-        await pipe.execute()
+        await self._update(keys=[verification_key(verification_id), PROGRESS_CHANNEL],
+                           args=[verification_id if notify else "", "progress", stage,
+                                 "is_redirect", int(is_redirect)])
 
     async def store_verdict(self, verification_id: str, fields: dict[str, str],
-                            deliveries: list[dict], job_id: str = "", *,
+                            deliveries: list[dict], job_id: str = "", e164: str = "", *,
                             refund: bool = False) -> bool:
         """Write the verdict and queue its deliveries, once; True if this call did.
 
-        A `job_id` (the call queue's message) is acknowledged either way. With
+        A `job_id` (the call queue's message) is acknowledged either way. The
+        deliveries are listed in the index of the number `e164` (if given). With
         `refund` (a job not dialled) only a verification still queued gets it,
         and its price goes back to its account in the same step.
         """
+        keys = [verification_key(verification_id), DUE, WAKE, CALLS_STREAM]
+        if e164:
+            keys.append(number_index(e164))
         stored = await self._verdict(
-            keys=[verification_key(verification_id), DUE, WAKE, CALLS_STREAM],
-            args=[DONE_TTL_SECONDS, json.dumps(_flat(fields)), json.dumps(deliveries), job_id,
-                  CALLS_GROUP, ACCOUNT_PREFIX if refund else ""])
+            keys=keys, args=[self.retention_seconds, json.dumps(_flat(fields)),
+                             json.dumps(deliveries), job_id, CALLS_GROUP,
+                             ACCOUNT_PREFIX if refund else "", *CALL_ONLY_FIELDS])
         return bool(stored)
 
     async def store_close(self, verification_id: str, fields: dict[str, str]) -> None:
         """The close of the call (times, cause) on a verification with a verdict."""
-        await self.redis.hset(verification_key(verification_id), mapping=cast("Hash", fields))
+        await self._update(keys=[verification_key(verification_id), PROGRESS_CHANNEL],
+                           args=["", *_flat(fields)])

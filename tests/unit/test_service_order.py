@@ -65,7 +65,7 @@ def steps(monkeypatch) -> Steps:
         steps.append("api stopped")
 
     monkeypatch.setattr(service_module, "connect_redis", lambda url: Redis())
-    monkeypatch.setattr(service_module, "Store", lambda redis, code_key: object())
+    monkeypatch.setattr(service_module, "Store", lambda redis, code_key, retention_seconds: object())
     monkeypatch.setattr(service_module, "AriClient", Ari)
     monkeypatch.setattr(service_module, "Engine", Engine)
     monkeypatch.setattr(service_module, "Deliverer", Deliverer)
