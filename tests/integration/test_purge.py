@@ -27,9 +27,9 @@ def password_verification(number: str, webhook_url: str) -> Verification:
 async def called(store: Store, account_id: str, number: str, *, flood_seconds: int = 60,
                  verdict: bool = True) -> str:
     """An accepted password call to `number`; with `verdict`, finished, its webhook due."""
-    result, vid = await store.verifications.accept(
+    result, vid, *_ = await store.verifications.accept(
         account_id, number, password_verification(number, "http://crm.example/cdr"), price=1,
-        flood_seconds=flood_seconds)
+        flood_seconds=flood_seconds, max_queue_seconds=60)
     assert result == "accepted"
     if verdict:
         verification = await store.verifications.get(vid)

@@ -99,11 +99,11 @@ async def test_the_verdict_drops_the_code_and_keeps_the_rest_for_retention(redis
     which has put the calling number in the webhook the seed defines."""
     store = Store(redis, retention_seconds=RETENTION)
     account = await store.accounts.create("acme", 10)
-    result, vid = await store.verifications.accept(
+    result, vid, *_ = await store.verifications.accept(
         account.account_id, "421222202004", password_verification(WEBHOOK), price=1,
-        flood_seconds=60)
+        flood_seconds=60, max_queue_seconds=60)
     assert result == "accepted"
-    taken = await store.verifications.take(vid, "cvtest." + vid)
+    taken, _ = await store.verifications.take(vid, "cvtest." + vid)
     assert taken is not None and taken.spoken_code == "1234"  # what the call speaks
     start = time.time() - 20
     outcome = CallOutcome(answered=True, cause=16, placed_at=start, answered_at=start + 5,
@@ -185,10 +185,10 @@ async def test_a_call_whose_records_were_purged_writes_nothing_back(redis):
     close are not stored, so nothing of it comes back, with or without a TTL."""
     store = Store(redis, retention_seconds=RETENTION)
     account = await store.accounts.create("acme", 10)
-    _, vid = await store.verifications.accept(
+    _, vid, *_ = await store.verifications.accept(
         account.account_id, "421222202004", password_verification(WEBHOOK), price=1,
-        flood_seconds=60)
-    taken = await store.verifications.take(vid, "cvtest." + vid)
+        flood_seconds=60, max_queue_seconds=60)
+    taken, _ = await store.verifications.take(vid, "cvtest." + vid)
     assert taken is not None
     assert (await purge_number(redis, "421222202004")).verifications == 1
     await store.verifications.report_progress(vid, "answered", False, notify=True)
