@@ -7,6 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 REDIS_DIR ?= /var/lib/callverify/redis
 REDIS_PORT ?= 6379
+# always: no acknowledged write lost in a host crash, at an fsync per write batch
+REDIS_APPENDFSYNC ?= everysec
 # php-cli runs docs/security.md's PHP receiver example in the tests.
 DEBS := redis-server sip-tester debootstrap php-cli
 
@@ -62,10 +64,12 @@ sandbox-stop:
 	$(PY) asterisk/sandbox.py stop
 
 # CALLVERIFY_REDIS_URL's Redis as it is, if set; otherwise a project-owned
-# redis-server on 127.0.0.1:$(REDIS_PORT) (AOF on, appendfsync everysec) with a
-# generated password that callverify finds in $(REDIS_DIR)/url.
+# redis-server on 127.0.0.1:$(REDIS_PORT) (AOF on, appendfsync
+# $(REDIS_APPENDFSYNC)) with a generated password that callverify finds in
+# $(REDIS_DIR)/url.
 redis:
-	@REDIS_DIR=$(REDIS_DIR) REDIS_PORT=$(REDIS_PORT) scripts/own-redis.sh
+	@REDIS_DIR=$(REDIS_DIR) REDIS_PORT=$(REDIS_PORT) REDIS_APPENDFSYNC=$(REDIS_APPENDFSYNC) \
+	  scripts/own-redis.sh
 
 # Benchmark (issue 4): callverify against the same call in plain dialplan, on
 # the sandbox instance `bench` (ARI 8388, SIP 5360, phones on 5190) with its own

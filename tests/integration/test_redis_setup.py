@@ -123,11 +123,12 @@ def test_the_service_does_not_warn_when_redis_appends_to_its_aof(servers, tmp_pa
 
 # -- make redis: the project-owned Redis -----------------------------------
 
-def make_redis(redis_dir: Path, port: int, expect: int = 0, **env: str) -> str:
+def make_redis(redis_dir: Path, port: int, *variables: str, expect: int = 0, **env: str) -> str:
+    """`make redis` with REDIS_DIR, REDIS_PORT and other `variables` (NAME=value)."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("CALLVERIFY_")}
-    done = subprocess.run(["make", "-s", "redis", f"REDIS_DIR={redis_dir}", f"REDIS_PORT={port}"],
-                          cwd=ROOT, env={**base, **env}, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(["make", "-s", "redis", f"REDIS_DIR={redis_dir}", f"REDIS_PORT={port}",
+                           *variables], cwd=ROOT, env={**base, **env}, capture_output=True,
+                          text=True, timeout=60)
     assert done.returncode == expect, done.stdout + done.stderr
     return done.stdout + done.stderr
 
@@ -176,11 +177,19 @@ def test_make_redis_starts_a_password_protected_redis_the_cli_finds(own_redis, t
     assert f"redis_url='redis://:***@127.0.0.1:{port}/0'" in shown and password not in shown
     account_id = json.loads(callverify(env, "account", "create", "--name", "a"))["account_id"]
     assert owned.exists(f"cv:account:{account_id}")
-    # Again: the same Redis, the same password.
-    assert "already running" in make_redis(redis_dir, port)
+    # Again: the same Redis, the same password; asked for it, fsync on every write.
+    assert "already running" in make_redis(redis_dir, port, "REDIS_APPENDFSYNC=always")
     assert (redis_dir / "password").read_text() == password
     assert owned.exists(f"cv:account:{account_id}")
+    assert owned.config_get("appendfsync") == {"appendfsync": "always"}
     owned.close()
+
+
+def test_make_redis_refuses_an_unknown_fsync_policy(own_redis):
+    redis_dir, port = own_redis
+    refused = make_redis(redis_dir, port, "REDIS_APPENDFSYNC=sometimes", expect=2)
+    assert "REDIS_APPENDFSYNC must be always, everysec or no: sometimes" in refused
+    assert not redis_dir.exists()
 
 
 def test_make_redis_restarts_its_own_redis_from_before_passwords(own_redis):
@@ -198,10 +207,11 @@ def test_make_redis_restarts_its_own_redis_from_before_passwords(own_redis):
             break
         except redis.ConnectionError:
             time.sleep(0.1)
-    assert "restarting the project-owned redis-server with a password" in make_redis(
-        redis_dir, port)
+    said = make_redis(redis_dir, port, "REDIS_APPENDFSYNC=always")
+    assert "restarting the project-owned redis-server with a password" in said
     owned = redis.Redis.from_url((redis_dir / "url").read_text().strip())
     assert owned.get("kept") == b"1"
+    assert owned.config_get("appendfsync") == {"appendfsync": "always"}
     with pytest.raises(redis.AuthenticationError):
         redis.Redis(port=port).ping()
     owned.close()
