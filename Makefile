@@ -5,8 +5,10 @@ SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-REDIS_URL ?= $(or $(CALLVERIFY_REDIS_URL),redis://127.0.0.1:6379/0)
 REDIS_DIR ?= /var/lib/callverify/redis
+REDIS_PORT ?= 6379
+# always: no acknowledged write lost in a host crash, at an fsync per write batch
+REDIS_APPENDFSYNC ?= everysec
 # php-cli runs docs/security.md's PHP receiver example in the tests.
 DEBS := redis-server sip-tester debootstrap php-cli
 
@@ -61,18 +63,13 @@ sandbox:
 sandbox-stop:
 	$(PY) asterisk/sandbox.py stop
 
-# Use CALLVERIFY_REDIS_URL if something answers there; otherwise start a
-# project-owned redis-server (AOF on) on the default local port.
+# CALLVERIFY_REDIS_URL's Redis as it is, if set; otherwise a project-owned
+# redis-server on 127.0.0.1:$(REDIS_PORT) (AOF on, appendfsync
+# $(REDIS_APPENDFSYNC)) with a generated password that callverify finds in
+# $(REDIS_DIR)/url.
 redis:
-	@if redis-cli -u "$(REDIS_URL)" ping >/dev/null 2>&1; then \
-	  echo "redis: using $(REDIS_URL)"; \
-	else \
-	  mkdir -p $(REDIS_DIR); \
-	  redis-server --bind 127.0.0.1 --port 6379 --dir $(REDIS_DIR) --appendonly yes \
-	    --daemonize yes --pidfile $(REDIS_DIR)/redis.pid --logfile $(REDIS_DIR)/redis.log; \
-	  for i in $$(seq 50); do redis-cli -p 6379 ping >/dev/null 2>&1 && break; sleep 0.1; done; \
-	  echo "redis: started project-owned redis-server on 127.0.0.1:6379 (data in $(REDIS_DIR))"; \
-	fi
+	@REDIS_DIR=$(REDIS_DIR) REDIS_PORT=$(REDIS_PORT) REDIS_APPENDFSYNC=$(REDIS_APPENDFSYNC) \
+	  scripts/own-redis.sh
 
 # Benchmark (issue 4): callverify against the same call in plain dialplan, on
 # the sandbox instance `bench` (ARI 8388, SIP 5360, phones on 5190) with its own

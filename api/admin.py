@@ -2,8 +2,8 @@
 and caller IDs), webhooks, the do-not-call list, the blocked prefixes and
 the purge of a person's records.
 
-Each returns what the CLI prints. Keys and tokens are shown once, at creation;
-the store keeps only their hashes.
+Each returns what the CLI prints. Keys and tokens are shown once, at creation
+or rotation; the store keeps only their hashes.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import math
 import re
 import time
 
+from engine.accounts import MAX_BALANCE, CreditRefused
 from engine.caller_ids import caller_id_problem
 from engine.egress import url_refusal
 from engine.prefixes import PREFIX_DIGITS
@@ -22,6 +23,7 @@ from engine.webhook_fields import PASSWORD_CALL_FIELDS
 E164_DIGITS = re.compile(r"[1-9][0-9]{3,14}")
 WEBHOOK_FIELDS = {"password_call": PASSWORD_CALL_FIELDS}
 RING_SECONDS = (5, 120)
+MAX_CREDIT = 10**12  # the most one create, credit or debit moves
 
 
 class AdminError(Exception):
@@ -46,17 +48,53 @@ async def create_account(store: Store, name: str, credits: int) -> dict:
     """Create an account; its api_key and token are returned this once only."""
     if not name.strip():
         raise AdminError("the account name must not be empty")
-    if credits < 0:
-        raise AdminError("credits must not be negative")
+    if not 0 <= credits <= MAX_CREDIT:
+        raise AdminError(f"--credits must be a whole number from 0 to {MAX_CREDIT:,}: {credits}")
     new = await store.accounts.create(name, credits)
     return {"account_id": new.account_id, "api_key": new.api_key, "token": new.token}
 
 
+def credit_amount(amount: int, action: str) -> int:
+    if not 0 < amount <= MAX_CREDIT:
+        raise AdminError(f"the amount to {action} must be a whole number from 1 to {MAX_CREDIT:,}:"
+                         f" {amount}" + (" (to take credits back: callverify account debit)"
+                                         if action == "credit" and amount < 0 else ""))
+    return amount
+
+
 async def credit_account(store: Store, account_id: str, amount: int) -> dict:
-    """Add (or, with a negative amount, take back) call credits."""
-    await existing_account(store, account_id)
-    await store.accounts.add_credits(account_id, amount)
+    """Add call credits (1 to MAX_CREDIT); the balance stays at most MAX_BALANCE."""
+    await change_credits(store, account_id, credit_amount(amount, "credit"))
     return account_view(await existing_account(store, account_id))
+
+
+async def debit_account(store: Store, account_id: str, amount: int) -> dict:
+    """Take call credits back (1 to MAX_CREDIT); never below a balance of 0."""
+    await change_credits(store, account_id, -credit_amount(amount, "debit"))
+    return account_view(await existing_account(store, account_id))
+
+
+async def change_credits(store: Store, account_id: str, change: int) -> None:
+    try:
+        await store.accounts.add_credits(account_id, change)
+    except KeyError:
+        raise AdminError(f"unknown account {account_id!r}") from None
+    except CreditRefused as refused:
+        if refused.reason == "short":
+            raise AdminError(f"account {account_id} holds {refused.balance} credits: cannot take"
+                             f" back {-change} (a balance never goes below 0)") from None
+        raise AdminError(f"account {account_id} holds {refused.balance} credits: {change} more"
+                         f" would pass the most a balance may hold ({MAX_BALANCE:,})") from None
+
+
+async def rotate_credential(store: Store, account_id: str, which: str) -> dict:
+    """A new api_key (`which` "api_key") or token ("token"), returned this once
+    only; the old one stops working at once."""
+    rotate = store.accounts.rotate_api_key if which == "api_key" else store.accounts.rotate_token
+    try:
+        return {"account_id": account_id, which: await rotate(account_id)}
+    except KeyError:
+        raise AdminError(f"unknown account {account_id!r}") from None
 
 
 async def set_account_disabled(store: Store, account_id: str, disabled: bool) -> dict:

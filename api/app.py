@@ -6,7 +6,8 @@ the app opens no Redis client of its own. A failure never surfaces as a 500: Red
 unreachable, or any unexpected error, is answered 503 text/plain (JSON on the
 JSON APIs). Every route's handler is wrapped in that guard where it is added,
 not by an app-wide middleware: aiohttp runs each middleware as an extra
-coroutine layer on every request, routes that need no guard included.
+coroutine layer on every request, routes that need no guard included. The
+guard also bounds the wait for a request body (api/connections.py: 408).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from aiohttp import web
 
 from api import cors, destinations, password_call, reverse_verify
 from api.appkeys import PROGRESS, SETTINGS, STORE
+from api.connections import BodyLate, body_deadline, listen
 from api.progress import ProgressWatch
 from api.redis_client import REDIS_DOWN
 from engine.masking import mask_number
@@ -41,22 +43,36 @@ async def progress_watch(app: web.Application) -> AsyncIterator[None]:
     await app[PROGRESS].close()
 
 
-def unavailable(request: web.Request, reason: str) -> web.Response:
-    """503 in the API's own form: JSON for the JSON APIs, text/plain otherwise."""
+def unavailable(request: web.Request, reason: str, status: int = 503) -> web.Response:
+    """503 (or `status`) in the API's own form: JSON for the JSON APIs,
+    text/plain otherwise."""
     if request.path in JSON_PATHS:
-        return web.json_response({"ok": False, "error": reason}, status=503)
-    return web.Response(status=503, text=reason + "\n", content_type="text/plain")
+        return web.json_response({"ok": False, "error": reason}, status=status)
+    return web.Response(status=status, text=reason + "\n", content_type="text/plain")
+
+
+def body_late(request: web.Request) -> web.Response:
+    """408, and the connection closed after it: the client was too slow to send its body."""
+    log.info("%s client=%s: request body not received within CALLVERIFY_READ_TIMEOUT; "
+             "answered 408, connection closed", request.path, request.remote)
+    response = unavailable(request, "request body not received in time", 408)
+    response.force_close()
+    return response
 
 
 def guarded(handler: Handler) -> Handler:
     """`handler` with Redis outages and unexpected errors answered 503, logged
-    without secrets."""
+    without secrets, and a body that does not arrive in time answered 408."""
     @functools.wraps(handler)
     async def unavailable_on_failure(request: web.Request) -> web.StreamResponse:
+        deadline = (None if request.content.is_eof()  # the usual case: the body came with the head
+                    else body_deadline(request, request.app[SETTINGS].read_timeout))
         try:
             return await handler(request)
         except web.HTTPException:
             raise
+        except BodyLate:
+            return body_late(request)
         except REDIS_DOWN as exc:
             log.warning("%s client=%s number=%s: redis unavailable (%s)", request.path,
                         request.remote, mask_number(request.query.get("phone_number")),
@@ -68,6 +84,9 @@ def guarded(handler: Handler) -> Handler:
                       mask_number(request.query.get("phone_number")), type(exc).__name__,
                       "".join(traceback.format_tb(exc.__traceback__)).rstrip())
             return unavailable(request, "service unavailable")
+        finally:
+            if deadline is not None:
+                deadline.cancel()
     return unavailable_on_failure
 
 
@@ -115,19 +134,27 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
 @asynccontextmanager
 async def serving(settings: Settings, store: Store, *,
                   reuse_port: bool = False) -> AsyncIterator[web.AppRunner]:
-    """Serve the API on settings.api_listen (HTTPS if TLS is configured) until exit.
+    """Serve the API on settings.api_listen (HTTPS if TLS is configured) until exit,
+    waiting on slow clients at most settings.read_timeout and holding at most
+    settings.max_connections (api/connections.py).
 
     With `reuse_port`, other processes may listen on the same port (workers).
     """
     context = tls_context(settings)
     host, port = settings.listen_host_port
     # No access log: its request line would carry the code and the api_key.
-    runner = web.AppRunner(create_app(settings, store), access_log=None)
+    runner = web.AppRunner(create_app(settings, store), access_log=None,
+                           keepalive_timeout=settings.read_timeout,
+                           lingering_time=settings.read_timeout)
     await runner.setup()
+    listener = None
     try:
-        await web.TCPSite(runner, host.strip("[]"), port, ssl_context=context,
-                          reuse_port=reuse_port or None).start()
+        listener = await listen(runner, host.strip("[]"), port, context=context,
+                                max_connections=settings.max_connections,
+                                read_timeout=settings.read_timeout, reuse_port=reuse_port)
         log.info("api listening on %s://%s:%d", "https" if context else "http", host, port)
         yield runner
     finally:
+        if listener is not None:
+            listener.close()
         await runner.cleanup()

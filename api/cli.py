@@ -34,9 +34,14 @@ def build_parser() -> argparse.ArgumentParser:
     create = actions.add_parser("create", help="create an account; prints its api_key once")
     create.add_argument("--name", required=True)
     create.add_argument("--credits", type=int, default=0)
-    credit = actions.add_parser("credit", help="add call credits")
-    credit.add_argument("account_id")
-    credit.add_argument("amount", type=int)
+    for name, what in (("credit", "add call credits"),
+                       ("debit", "take call credits back (never below 0)")):
+        change = actions.add_parser(name, help=f"{what}, 1 to {admin.MAX_CREDIT:,} at a time")
+        change.add_argument("account_id")
+        change.add_argument("amount", type=int)
+    for name, what in (("rotate-key", "api_key"), ("rotate-token", "token")):
+        actions.add_parser(name, help=f"make a new {what}, printed once; the old one stops "
+                           "working at once").add_argument("account_id")
     for name in ("disable", "enable", "show"):
         actions.add_parser(name, help=f"{name} an account").add_argument("account_id")
     ring = actions.add_parser("ring-window", help="how long password calls ring (5-120 s)")
@@ -120,6 +125,11 @@ async def admin_command(args: argparse.Namespace, settings: Settings) -> str:
             result = await admin.create_account(store, args.name, args.credits)
         elif args.action == "credit":
             result = await admin.credit_account(store, args.account_id, args.amount)
+        elif args.action == "debit":
+            result = await admin.debit_account(store, args.account_id, args.amount)
+        elif args.action in ("rotate-key", "rotate-token"):
+            which = "api_key" if args.action == "rotate-key" else "token"
+            result = await admin.rotate_credential(store, args.account_id, which)
         elif args.action == "show":
             result = await admin.show_account(store, args.account_id)
         elif args.action == "ring-window":

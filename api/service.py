@@ -31,6 +31,7 @@ from redis.asyncio import Redis
 
 from api.app import serving
 from api.redis_client import REDIS_DOWN, connect_redis
+from api.redis_persistence import warn_if_not_persistent
 from engine import loop as event_loop
 from engine.ari.client import AriClient
 from engine.delivery import Deliverer
@@ -205,16 +206,23 @@ async def supervised(name: str, run: Callable[[], Awaitable[None]],
             pass
 
 
-async def serve(settings: Settings, components, *, reuse_port: bool = False) -> None:
-    """Run a Service of `components` until SIGINT or SIGTERM, then stop it."""
+async def serve(settings: Settings, components, *, reuse_port: bool = False,
+                check_redis: bool = True) -> None:
+    """Run a Service of `components` until SIGINT or SIGTERM, then stop it.
+    With `check_redis`, warn if its Redis keeps no data across a restart
+    (api/redis_persistence.py), without holding the start back."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
-    async with Service(settings, components, reuse_port=reuse_port):
+    async with Service(settings, components, reuse_port=reuse_port) as service:
         event_loop.freeze_start_up_heap()
+        checking = (loop.create_task(warn_if_not_persistent(service.redis, settings.redis_url))
+                    if check_redis and service.redis is not None else None)
         await stopping.wait()
         log.info("stopping")
+        if checking is not None:
+            checking.cancel()
 
 
 def run(settings: Settings, components, workers: int = 1) -> int:
@@ -226,9 +234,10 @@ def run(settings: Settings, components, workers: int = 1) -> int:
     if "engine" in components:  # the calls' set-ups and verdicts wait on this loop
         apply_cpu_nice(settings.cpu_nice)
 
-    def serve_here() -> None:
-        event_loop.run(serve(settings, components, reuse_port=workers > 1),
-                       settings.event_loop)
+    def serve_here(worker: int = 0) -> None:
+        # One warning about Redis for the service, not one per worker.
+        event_loop.run(serve(settings, components, reuse_port=workers > 1,
+                             check_redis=worker == 0), settings.event_loop)
 
     if workers > 1:
         from api.workers import run_workers

@@ -16,8 +16,9 @@ from collections.abc import Callable
 log = logging.getLogger(__name__)
 
 
-def run_workers(count: int, serve: Callable[[], None]) -> int:
-    """Fork `count` processes running `serve()`; the exit status for the parent."""
+def run_workers(count: int, serve: Callable[[int], None]) -> int:
+    """Fork `count` processes running `serve(n)`, n the worker's number from 0;
+    the exit status for the parent."""
     children: list[int] = []
     stopping = False
 
@@ -32,14 +33,14 @@ def run_workers(count: int, serve: Callable[[], None]) -> int:
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    for _ in range(count):
+    for worker in range(count):
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             status = 0
             try:
-                serve()
+                serve(worker)
             except BaseException:
                 log.exception("api worker %d failed", os.getpid())
                 status = 1

@@ -13,6 +13,8 @@ from redis.asyncio import Redis
 
 from engine.keys import (
     ACCOUNT_SEQ,
+    API_KEY_PREFIX,
+    TOKEN_PREFIX,
     account_key,
     api_key_index,
     caller_ids_key,
@@ -21,9 +23,39 @@ from engine.keys import (
     webhook_key,
     webhook_secret_key,
 )
+from engine.scripts import lua_script
 from engine.webhook_secrets import new_secret
 
 FIRST_ACCOUNT_ID = 100000
+# The most a balance may hold: the accept step reads it as a Lua number,
+# exact for whole numbers up to 2^53.
+MAX_BALANCE = 10**15
+
+# Add ARGV[1] (negative: take back) to the balance, unless that would take it
+# below 0 or above ARGV[2]; answers the result's name and the balance after
+# (before, when refused), or 'unknown' for no account.
+CHANGE_CREDITS_LUA = """
+local held = redis.call('HGET', KEYS[1], 'credits')
+if not held then return {'unknown', 0} end
+local change, ceiling = tonumber(ARGV[1]), tonumber(ARGV[2])
+local after = tonumber(held) + change
+if after < 0 then return {'short', held} end
+if change > 0 and after > ceiling then return {'over', held} end
+return {'changed', redis.call('HINCRBY', KEYS[1], 'credits', change)}
+"""
+
+# Replace a credential: the account's hash field ARGV[1] names the old one's
+# index (ARGV[2] .. hash), which goes; the new index KEYS[2] points at the
+# account ARGV[3]; the field takes the new hash ARGV[4]. One step, so the old
+# credential stops working the moment the new one exists. 0: no account.
+ROTATE_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old then redis.call('DEL', ARGV[2] .. old) end
+redis.call('SET', KEYS[2], ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
+return 1
+"""
 
 
 @dataclass(frozen=True)
@@ -42,14 +74,33 @@ class NewAccount:
     token: str
 
 
+def new_api_key() -> str:
+    return secrets.token_hex(16)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class CreditRefused(ValueError):
+    """A change of credits refused: `reason` is 'short' (the balance would go
+    below 0) or 'over' (above MAX_BALANCE); `balance` is the balance as it stays."""
+
+    def __init__(self, reason: str, balance: int) -> None:
+        super().__init__(reason)
+        self.reason, self.balance = reason, balance
+
+
 class Accounts:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
+        self._change_credits = lua_script(redis, CHANGE_CREDITS_LUA)
+        self._rotate = lua_script(redis, ROTATE_LUA)
 
     async def create(self, name: str, credits: int) -> NewAccount:
         account_id = str(FIRST_ACCOUNT_ID + await self.redis.incr(ACCOUNT_SEQ))
-        api_key = secrets.token_hex(16)
-        token = secrets.token_urlsafe(32)
+        api_key = new_api_key()
+        token = new_token()
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(account_key(account_id), mapping={
                 "name": name, "credits": credits, "disabled": 0,
@@ -83,7 +134,38 @@ class Accounts:
         return key
 
     async def add_credits(self, account_id: str, amount: int) -> int:
-        return await self.redis.hincrby(await self._existing(account_id), "credits", amount)
+        """Add `amount` (negative: take it back) to the balance in one step;
+        the balance after. KeyError for no account; CreditRefused when the
+        balance would go below 0 or above MAX_BALANCE."""
+        result, balance = await self._change_credits(keys=[account_key(account_id)],
+                                                     args=[amount, MAX_BALANCE])
+        result = result.decode() if isinstance(result, bytes) else result
+        if result == "unknown":
+            raise KeyError(account_id)
+        if result != "changed":
+            raise CreditRefused(result, int(balance))
+        return int(balance)
+
+    async def rotate_api_key(self, account_id: str) -> str:
+        """A new api_key for the account; the old one stops working at once.
+        KeyError for no account."""
+        api_key = new_api_key()
+        await self._replace(account_id, "api_key_hash", API_KEY_PREFIX, api_key_index(api_key),
+                            digest(api_key))
+        return api_key
+
+    async def rotate_token(self, account_id: str) -> str:
+        """A new bearer token for the account; the old one stops working at once."""
+        token = new_token()
+        await self._replace(account_id, "token_hash", TOKEN_PREFIX, token_index(token),
+                            digest(token))
+        return token
+
+    async def _replace(self, account_id: str, field: str, prefix: str, index: str,
+                       hashed: str) -> None:
+        if not await self._rotate(keys=[account_key(account_id), index],
+                                  args=[field, prefix, account_id, hashed]):
+            raise KeyError(account_id)
 
     async def set_disabled(self, account_id: str, disabled: bool) -> None:
         await self.redis.hset(await self._existing(account_id), "disabled", int(disabled))

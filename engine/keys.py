@@ -51,12 +51,18 @@ def account_key(account_id: str) -> str:
     return ACCOUNT_PREFIX + account_id
 
 
+# The indexes from a credential's hash to its account (the prefixes reach the
+# rotation script, which finds the old index from the hash the account keeps).
+API_KEY_PREFIX = "cv:apikey:"
+TOKEN_PREFIX = "cv:token:"
+
+
 def api_key_index(api_key: str) -> str:
-    return f"cv:apikey:{digest(api_key)}"
+    return API_KEY_PREFIX + digest(api_key)
 
 
 def token_index(token: str) -> str:
-    return f"cv:token:{digest(token)}"
+    return TOKEN_PREFIX + digest(token)
 
 
 def webhook_key(account_id: str, event: str) -> str:

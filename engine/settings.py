@@ -2,7 +2,8 @@
 
 The environment wins over the file (CALLVERIFY_CONFIG names the file). When no
 ARI password is set, the sandbox's state file supplies the ARI URL and
-credentials, so `make run` needs no configuration at all.
+credentials, and when no Redis URL is set, the file `make run`'s own Redis
+left does (engine/project_redis.py), so `make run` needs no configuration at all.
 
 Every value is checked (engine/settings_rules.py has the rules and why): a bad
 one raises SettingsError, whose lines name each bad variable and what it
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from engine.project_redis import project_redis_url, url_file
 from engine.settings_rules import (
     PREFIX,
     RULES,
@@ -255,11 +257,23 @@ def read_settings(env: Mapping[str, str] | None = None,
     if found:
         raise SettingsError(found)
     settings = Settings(**values)
+    if "redis_url" not in given:
+        settings = _with_project_redis(settings, warnings)
     if not settings.ari_password:
         settings = _with_sandbox_ari(settings)
     if not settings.consumer_name:
         settings = settings.replace(consumer_name=f"{os.uname().nodename}-{settings.ari_app}")
     return settings, warnings
+
+
+def _with_project_redis(settings: Settings, warnings: list[str]) -> Settings:
+    """The URL of `make run`'s own Redis (engine/project_redis.py), if it has one."""
+    url, warning = project_redis_url()
+    warnings += [warning] if warning else []
+    try:
+        return settings.replace(redis_url=url) if url else settings
+    except SettingsError as exc:
+        raise SettingsError([f"{line} (from {url_file()})" for line in exc.problems]) from None
 
 
 def _with_sandbox_ari(settings: Settings) -> Settings:

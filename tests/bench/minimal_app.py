@@ -32,7 +32,7 @@ async def serve(port: int, reuse_port: bool) -> None:
 
 def main(port: int, workers: int = 1) -> int:
     if workers > 1:
-        return run_workers(workers, lambda: loop.run(serve(port, True)))
+        return run_workers(workers, lambda _worker: loop.run(serve(port, True)))
     loop.run(serve(port, False))
     return 0
 

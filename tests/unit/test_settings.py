@@ -208,11 +208,12 @@ def test_a_refused_url_does_not_print_its_password():
 
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):
-    """No CALLVERIFY_* from the outside; an empty sandbox directory."""
+    """No CALLVERIFY_* from the outside; empty sandbox and project Redis directories."""
     for key in list(os.environ):
         if key.startswith("CALLVERIFY_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("CALLVERIFY_SANDBOX_DIR", str(tmp_path))
+    monkeypatch.setenv("CALLVERIFY_REDIS_DIR", str(tmp_path))
     return monkeypatch
 
 
