@@ -6,7 +6,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 REDIS_DIR ?= /var/lib/callverify/redis
-REDIS_PORT ?= 6379
+REDIS_PORT ?= 6390
 # always: no acknowledged write lost in a host crash, at an fsync per write batch
 REDIS_APPENDFSYNC ?= everysec
 # php-cli runs docs/security.md's PHP receiver example in the tests.

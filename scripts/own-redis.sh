@@ -11,7 +11,7 @@
 # readable by their owner only.
 set -euo pipefail
 REDIS_DIR=${REDIS_DIR:-/var/lib/callverify/redis}
-REDIS_PORT=${REDIS_PORT:-6379}
+REDIS_PORT=${REDIS_PORT:-6390}
 REDIS_APPENDFSYNC=${REDIS_APPENDFSYNC:-everysec}
 case "$REDIS_APPENDFSYNC" in
   always|everysec|no) ;;
