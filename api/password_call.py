@@ -23,16 +23,15 @@ JSON in, JSON out. Checks run in this order; the first that fails decides:
 The calling number (CLI prefix + code) is the operator's own: the account's
 caller-ID list does not apply to it.
 
-The pure steps (`bearer_token`, `parse_body`, `dialing_refusal`, `pick_code`,
-`caller_number`, `call_price`) are separate from the handler.
+The pure steps (`bearer_token` and `parse_body`, in api/password_call_request.py;
+`dialing_refusal`, `pick_code`, `caller_number`, `call_price`) are separate from
+the handler.
 """
 from __future__ import annotations
 
 import json
 import logging
-import re
 import secrets
-from dataclasses import dataclass
 from typing import cast
 
 import phonenumbers
@@ -40,6 +39,13 @@ from aiohttp import web
 
 from api import destinations
 from api.appkeys import PROGRESS, SETTINGS, STORE
+from api.password_call_request import (
+    MAX_BODY,
+    PasswordCallRequest,
+    Refusal,
+    bearer_token,
+    parse_body,
+)
 from api.progress import ProgressWatch
 from engine import accept_step, log_output, records
 from engine.flows import password_call as flow
@@ -53,30 +59,8 @@ log = logging.getLogger(__name__)
 
 PATH = "/api/protected/api/auth/passwordcall"
 EVENT = "password_call"
-MAX_BODY = 4096
-MAX_TOKEN = 512
-PHONE_NUMBER = re.compile(r"[0-9]{8,15}")
-CODE = re.compile(r"[0-9]{4}")
-BEARER = re.compile(r"Bearer +([A-Za-z0-9._~+/-]+=*) *", re.IGNORECASE)
 # Stages after which the engine knows whether the call was forwarded.
 REDIRECT_KNOWN = ("ringing", "answered", "ended")
-
-
-@dataclass(frozen=True)
-class PasswordCallRequest:
-    phone_number: str
-    e164: str  # the dialled number, digits only
-    country_code: str
-    verification_code: str | None  # None: the service picks one
-    is_with_redirect: bool
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """An answer other than success: HTTP status and the client-facing error."""
-
-    status: int
-    error: str
 
 
 # The accept step's refusals (engine/verifications.py) as answers; a billing
@@ -91,58 +75,6 @@ BILLING_REFUSALS = {
     accept_step.NO_CREDIT: Refusal(402, "insufficient balance"),
     accept_step.SPEND_LIMIT: Refusal(402, "over the account's hourly spend limit"),
 }
-
-
-def bearer_token(authorization: str | None) -> str | None:
-    """The token of an `Authorization: Bearer <token>` header, else None."""
-    if not authorization or len(authorization) > MAX_TOKEN:
-        return None
-    match = BEARER.fullmatch(authorization)
-    return match.group(1) if match else None
-
-
-def parse_body(raw: bytes) -> PasswordCallRequest | Refusal:
-    """Validate the JSON body; a 400 Refusal naming the field when it is not right."""
-    if len(raw) > MAX_BODY:
-        return Refusal(400, f"body over {MAX_BODY} bytes")
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        return Refusal(400, "body is not valid JSON")
-    if not isinstance(body, dict):
-        return Refusal(400, "body must be a JSON object")
-    phone_number = body.get("phone_number")
-    if phone_number is None:
-        return Refusal(400, "phone_number is required")
-    if not isinstance(phone_number, str) or not PHONE_NUMBER.fullmatch(phone_number):
-        return Refusal(400, "phone_number must be a string of 8-15 digits, country code first, no plus")
-    number = possible_number(phone_number)
-    if number is None:
-        return Refusal(400, "phone_number is not a possible international number")
-    code = body.get("verification_code")
-    if code == "":
-        code = None
-    if code is not None and (not isinstance(code, str) or not CODE.fullmatch(code)):
-        return Refusal(400, "verification_code must be a string of 4 digits, or empty")
-    is_with_redirect = body.get("is_with_redirect", False)
-    if not isinstance(is_with_redirect, bool):
-        return Refusal(400, "is_with_redirect must be true or false")
-    return PasswordCallRequest(
-        phone_number=phone_number,
-        e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:],
-        country_code=str(number.country_code), verification_code=code,
-        is_with_redirect=is_with_redirect)
-
-
-def possible_number(digits: str) -> phonenumbers.PhoneNumber | None:
-    """The parsed "+digits", if it is a possible number dialable from abroad."""
-    try:
-        number = phonenumbers.parse("+" + digits, None)
-    except phonenumbers.NumberParseException:
-        return None
-    if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
-        return None
-    return number
 
 
 def dialing_refusal(request: PasswordCallRequest, settings: Settings) -> Refusal | None:
