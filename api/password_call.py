@@ -2,6 +2,11 @@
 
 JSON in, JSON out. Checks run in this order; the first that fails decides:
 
+    429  `rate limited`, with Retry-After (whole seconds until a token): the
+         client address is over CALLVERIFY_RATE_PER_ADDRESS (every request
+         counts, whatever it holds; api/client_limits.py says which address
+         is the client's), or the token's account is over
+         CALLVERIFY_RATE_PER_KEY
     401  Authorization is not `Bearer <token>` or the token is unknown
     403  the token's account is disabled
     400  the body is not a JSON object of at most 4 KiB with a possible
@@ -14,7 +19,10 @@ JSON in, JSON out. Checks run in this order; the first that fails decides:
          now: a request that would go over prefix_alarm_per_minute accepted
          calls to it this minute)
     403  the number is on the do-not-call list
-    429  the number was called less than flood_seconds ago
+    429  this account called the number less than flood_seconds ago
+         (another account's call does not count), or the number had
+         CALLVERIFY_DAILY_CAP_PER_NUMBER accepted calls this UTC day (any
+         account)
     402  the balance is below the price, or the charge would take the
          account over its hourly spend limit: no call, but the call record
          (q931_status 41) still goes to the account's webhook
@@ -38,7 +46,8 @@ import phonenumbers
 from aiohttp import web
 
 from api import destinations
-from api.appkeys import PROGRESS, SETTINGS, STORE
+from api.appkeys import LIMITS, PROGRESS, SETTINGS, STORE
+from api.client_limits import retry_after
 from api.password_call_request import (
     MAX_BODY,
     PasswordCallRequest,
@@ -49,6 +58,7 @@ from api.password_call_request import (
 from api.progress import ProgressWatch
 from engine import accept_step, log_output, records
 from engine.flows import password_call as flow
+from engine.keys import TOKEN_BUCKET_PREFIX, token_index
 from engine.masking import mask_number
 from engine.outcome import BILLING, CallOutcome
 from engine.settings import Settings
@@ -70,7 +80,9 @@ ACCEPT_REFUSALS = {
                                                "the velocity alarm"),
     accept_step.DO_NOT_CALL: Refusal(403, "number is on the do-not-call list"),
     accept_step.FLOOD: Refusal(429, "flood protection: wait before calling this number again"),
+    accept_step.DAILY_CAP: Refusal(429, "daily cap: this number has had its calls for today (UTC)"),
 }
+RATE_LIMITED = Refusal(429, "rate limited")
 BILLING_REFUSALS = {
     accept_step.NO_CREDIT: Refusal(402, "insufficient balance"),
     accept_step.SPEND_LIMIT: Refusal(402, "over the account's hourly spend limit"),
@@ -135,7 +147,8 @@ async def place_call(account: Account, request: PasswordCallRequest, store: Stor
     verification = await call_record(store, account.account_id, request, code, settings)
     result, vid = await store.verifications.accept(
         account.account_id, request.e164, verification, price=verification.price,
-        flood_seconds=settings.flood_seconds, alarm_per_minute=settings.prefix_alarm_per_minute)
+        flood_seconds=settings.flood_seconds, alarm_per_minute=settings.prefix_alarm_per_minute,
+        daily_cap=settings.daily_cap_per_number)
     if result in ACCEPT_REFUSALS:
         return ACCEPT_REFUSALS[result], ""
     if result in BILLING_REFUSALS:
@@ -184,13 +197,18 @@ async def read_body(request: web.Request) -> bytes:
 
 
 async def password_call(request: web.Request) -> web.Response:
-    """HTTP handler: authenticate, validate, place the call; JSON answer."""
+    """HTTP handler: rate-limit, authenticate, validate, place the call; JSON answer."""
     store, settings, watch = request.app[STORE], request.app[SETTINGS], request.app[PROGRESS]
     answer: dict | Refusal
     vid, number, account_id = "", "?", "-"
     token = bearer_token(request.headers.get("Authorization"))
-    account = await store.accounts.by_token(token) if token else None
-    if token is None:
+    # The buckets' script also finds the token's account (one round trip).
+    client, wait, found = await request.app[LIMITS].admit(
+        request, TOKEN_BUCKET_PREFIX, token_index(token) if token else "")
+    account = await store.accounts.get(found) if found else None
+    if wait:
+        answer, account_id = RATE_LIMITED, found or "-"
+    elif token is None:
         answer = Refusal(401, "Authorization: Bearer <token> header required")
     elif account is None:
         answer = Refusal(401, "unknown token")
@@ -205,15 +223,17 @@ async def password_call(request: web.Request) -> web.Response:
             number = mask_number(parsed.e164)
             answer, vid = await place_call(account, parsed, store, settings, watch)
     if isinstance(answer, Refusal):
-        log_output.info(log, f"password_call account={account_id} client={request.remote} number={number} "
+        log_output.info(log, f"password_call account={account_id} client={client} number={number} "
                              f"status={answer.status} error={answer.error!r} "
                              f"verification={vid or '-'}")
         headers = {"WWW-Authenticate": "Bearer"} if answer.status == 401 else None
+        if answer is RATE_LIMITED:
+            headers = {"Retry-After": retry_after(wait)}
         body = {"ok": False, "error": answer.error}
         if vid:  # a refused call still has a record (its webhook says q931_status 41)
             body["verification_uuid"] = f"{vid}_{account_id}"
         return web.json_response(body, status=answer.status, headers=headers)
-    log_output.info(log, f"password_call account={account_id} client={request.remote} number={number} status=200 "
+    log_output.info(log, f"password_call account={account_id} client={client} number={number} status=200 "
                          f"verification={vid} is_redirect={answer['is_redirect']}")
     return web.json_response(answer)
 

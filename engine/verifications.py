@@ -20,6 +20,7 @@ from engine.accept_step import (
     PREFIX_ALARM,
     PREFIX_BLOCKED,
 )
+from engine.client_limits import NO_BUCKETS, Buckets
 from engine.keys import (
     ACCOUNT_PREFIX,
     BLOCKED_PREFIXES,
@@ -29,11 +30,12 @@ from engine.keys import (
     CODE_KEY,
     DNC,
     DUE,
+    FLOOD_PREFIX,
     PROGRESS_CHANNEL,
     WAKE,
     account_key,
     api_key_index,
-    flood_key,
+    daily_calls_key,
     prefix_calls_key,
     verification_key,
 )
@@ -127,39 +129,45 @@ class Verifications:
     # -- accepting ----------------------------------------------------------
     async def accept(self, account_id: str, e164: str, verification: Verification, *,
                      price: int, flood_seconds: int, code: str | None = None,
-                     alarm_per_minute: int = 0) -> tuple[str, str]:
+                     alarm_per_minute: int = 0, daily_cap: int = 0) -> tuple[str, str]:
         """Charge, flood-mark, store and queue one verification atomically.
 
         A `code` is stored only as its HMAC. Returns (result, verification id):
-        prefix_blocked, do_not_call, flood, no_credit, spend_limit or accepted;
-        the id is "" unless accepted. `alarm_per_minute` 0: no velocity alarm.
+        prefix_blocked, do_not_call, flood, daily_cap, no_credit, spend_limit
+        or accepted; the id is "" unless accepted. `alarm_per_minute` 0: no
+        velocity alarm; `daily_cap` 0: no cap on a number's calls a day.
         """
-        result, verification_id, _ = await self._accept_step(
+        result, verification_id, _, _ = await self._accept_step(
             account_key(account_id), account_id, e164, verification, code, price=price,
             flood_seconds=flood_seconds, lookup=False, refusal="", caller_id="",
-            alarm=alarm_per_minute)
+            alarm=alarm_per_minute, daily_cap=daily_cap, buckets=NO_BUCKETS)
         return result, verification_id
 
     async def accept_by_api_key(self, api_key: str, e164: str, verification: Verification, *,
                                 code: str, price: int, flood_seconds: int,
                                 refusal: str = "", caller_id: str = "",
-                                alarm_per_minute: int = 0) -> tuple[str, str, str]:
+                                alarm_per_minute: int = 0, daily_cap: int = 0,
+                                buckets: Buckets = NO_BUCKETS) -> tuple[str, str, str, int]:
         """The whole reverse-verify decision after validation, in one round trip.
 
-        Returns (result, verification id, account id): unknown_key, disabled,
+        Returns (result, verification id, account id, milliseconds to wait):
+        rate_limited (the address's bucket, or after the lookup the account's:
+        `buckets`; the only result with a wait), unknown_key, disabled,
         caller_id_not_listed (a `caller_id` given and not on the account's
         list), `refusal` if given, prefix_blocked, do_not_call, flood,
-        no_credit, spend_limit or accepted.
+        daily_cap, no_credit, spend_limit or accepted.
         """
         return await self._accept_step(api_key_index(api_key), "", e164, verification, code,
                                        price=price, flood_seconds=flood_seconds, lookup=True,
                                        refusal=refusal, caller_id=caller_id,
-                                       alarm=alarm_per_minute)
+                                       alarm=alarm_per_minute, daily_cap=daily_cap,
+                                       buckets=buckets)
 
     async def _accept_step(self, first_key: str, account_id: str, e164: str,
                            verification: Verification, code: str | None, *, price: int,
                            flood_seconds: int, lookup: bool, refusal: str, caller_id: str,
-                           alarm: int) -> tuple[str, str, str]:
+                           alarm: int, daily_cap: int,
+                           buckets: Buckets) -> tuple[str, str, str, int]:
         fields = _flat(verification.to_hash())
         prefix = destination_prefix(e164)
         while True:
@@ -167,14 +175,16 @@ class Verifications:
             # (the script writes account_id, id, e164 and status itself)
             argv = [price, flood_seconds * 1000, verification_id, e164, refusal, int(lookup),
                     account_id, ACCOUNT_PREFIX, caller_id, CALLER_IDS_PREFIX, prefix, alarm,
+                    *buckets.args(), FLOOD_PREFIX, daily_cap,
                     *fields, "created_at", f"{time.time():.3f}"]
             if code is not None:
                 code_hmac = (self._hmac(verification_id, code) if self._code_key
                              else await self.code_hmac(verification_id, code))
                 argv += ("code_hmac", code_hmac, "code_len", len(code))
-            keys = (first_key, flood_key(e164), verification_key(verification_id),
-                    CALLS_STREAM, DNC, prefix_calls_key(prefix), BLOCKED_PREFIXES)
-            result, found = await self._accept(keys=keys, args=argv)
+            keys = (first_key, daily_calls_key(e164), verification_key(verification_id),
+                    CALLS_STREAM, DNC, prefix_calls_key(prefix), BLOCKED_PREFIXES,
+                    buckets.address_key)
+            result, found, *wait = await self._accept(keys=keys, args=argv)
             result = result.decode() if isinstance(result, bytes) else result
             if result == PREFIX_ALARM:
                 log.warning("prefix alarm: over %d calls a minute to prefix %s; every call "
@@ -183,7 +193,8 @@ class Verifications:
                 result = PREFIX_BLOCKED
             if result != "taken":
                 found = found.decode() if isinstance(found, bytes) else found
-                return result, verification_id if result == ACCEPTED else "", found
+                return (result, verification_id if result == ACCEPTED else "", found,
+                        int(wait[0]) if wait else 0)
 
     async def record_refused(self, account_id: str, e164: str, verification: Verification) -> str:
         """Store a verification refused before any call (e.g. for billing); the
