@@ -62,9 +62,8 @@ if redis.call('SISMEMBER', dnc, e164) == 1 then return {'do_not_call', account_i
 if redis.call('EXISTS', verification) == 1 then return {'taken', account_id} end
 local flood = flood_prefix .. account_id .. ':' .. e164
 if redis.call('EXISTS', flood) == 1 then return {'flood', account_id} end
-if daily_cap > 0 and tonumber(redis.call('GET', daily) or '0') >= daily_cap then
-  return {'daily_cap', account_id}
-end
+local calls_today = daily_cap > 0 and tonumber(redis.call('GET', daily) or '0') or 0
+if daily_cap > 0 and calls_today >= daily_cap then return {'daily_cap', account_id} end
 local held = redis.call('HMGET', account, 'credits', 'spend_limit', 'spend_hour', 'spent')
 if tonumber(held[1] or '0') < price then return {'no_credit', account_id} end
 local hour, limit = math.floor(now / 3600), tonumber(held[2])
@@ -76,8 +75,10 @@ if alarm > 0 and redis.call('INCR', prefix_calls) == 1 then
   redis.call('EXPIREAT', prefix_calls, (math.floor(now / 60) + 1) * 60)
 end
 redis.call('SET', flood, id, 'PX', flood_ms)
-if daily_cap > 0 and redis.call('INCR', daily) == 1 then
-  redis.call('EXPIREAT', daily, (math.floor(now / 86400) + 1) * 86400)
+if daily_cap > 0 and calls_today == 0 then
+  redis.call('SET', daily, 1, 'EX', (math.floor(now / 86400) + 1) * 86400 - now)
+elseif daily_cap > 0 then
+  redis.call('INCR', daily)
 end
 redis.call('HSET', verification, 'account_id', account_id, 'id', id, 'e164', e164,
            'status', 'queued', unpack(ARGV, 20))

@@ -60,30 +60,28 @@ class Buckets:
 
 NO_BUCKETS = Buckets()
 
-# One token from the bucket at `key`, a string "TOKENS MS" (what it held at
-# Redis time MS, in milliseconds), gaining `rate` a second up to `burst`.
+# One token from the bucket at `key`, which gains `rate` tokens a second up
+# to `burst`. The bucket is kept as one number, the Redis time (ms) at which
+# it will be full again (GCRA's form of a token bucket: no tokens and
+# timestamp to parse and format): it holds burst - (full_at - now) * rate
+# tokens, and a token can be taken while full_at - now <= (burst - 1) / rate.
 # Answers 0 when a token was taken, else the milliseconds until one is there
 # (and writes nothing: a refused request does not push the refill back). A
-# missing key is a full bucket; the key expires once the bucket would be full
-# again. `rate` 0: no limit, nothing read.
+# missing key is a full bucket; the key expires when the bucket is full.
+# `rate` 0: no limit, nothing read.
 TAKE_TOKEN_LUA = """
 local function take_token(key, rate, burst, now_ms)
   if rate <= 0 or key == '' then return 0 end
-  local tokens = burst
-  local held = redis.call('GET', key)
-  if held then
-    local had, at = string.match(held, '^(%S+) (%S+)$')
-    if had then
-      tokens = math.min(burst, tonumber(had) + math.max(0, now_ms - tonumber(at)) * rate / 1000)
-    end
-  end
-  if tokens < 1 then return math.ceil((1 - tokens) * 1000 / rate) end
-  redis.call('SET', key, string.format('%.4f %d', tokens - 1, now_ms),
-             'PX', math.ceil(burst * 1000 / rate))
+  local interval = 1000 / rate
+  local full_at = math.max(tonumber(redis.call('GET', key) or '') or 0, now_ms)
+  local early = full_at - now_ms - (burst - 1) * interval
+  if early > 0 then return math.ceil(early) end
+  full_at = full_at + interval
+  redis.call('SET', key, full_at, 'PX', math.ceil(full_at - now_ms))
   return 0
 end
 local function now_ms(clock)
-  return clock[1] * 1000 + math.floor(clock[2] / 1000)
+  return clock[1] * 1000 + clock[2] / 1000
 end
 """
 
