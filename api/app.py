@@ -21,7 +21,8 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 
 from api import cors, destinations, password_call, reverse_verify
-from api.appkeys import PROGRESS, SETTINGS, STORE
+from api.appkeys import LIMITS, PROGRESS, SETTINGS, STORE
+from api.client_limits import ClientLimits
 from api.connections import BodyLate, body_deadline, listen
 from api.progress import ProgressWatch
 from api.redis_client import REDIS_DOWN
@@ -110,6 +111,7 @@ def create_app(settings: Settings, store: Store) -> web.Application:
     app.on_response_prepare.append(server_header)
     app[SETTINGS] = settings
     app[STORE] = store
+    app[LIMITS] = ClientLimits(settings, store.redis)
     destinations.prepare(settings)
     app.cleanup_ctx.append(progress_watch)
     app.router.add_get("/healthz", guarded(healthz))

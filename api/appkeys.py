@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from api.client_limits import ClientLimits
 from api.progress import ProgressWatch
 from engine.settings import Settings
 from engine.store import Store
@@ -10,3 +11,4 @@ from engine.store import Store
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
 PROGRESS = web.AppKey("progress", ProgressWatch)
+LIMITS = web.AppKey("limits", ClientLimits)

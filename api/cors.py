@@ -57,6 +57,8 @@ def _add_headers(request: web.Request, headers) -> None:
     origin = allowed_origin(request)
     if origin is not None:
         headers["Access-Control-Allow-Origin"] = origin
+        # A 429's wait, readable by the page's script (not a safelisted header).
+        headers["Access-Control-Expose-Headers"] = "Retry-After"
 
 
 def enable(app: web.Application, path: str, wrap=lambda handler: handler) -> None:

@@ -2,6 +2,11 @@
 
 JSON in, JSON out. Checks run in this order; the first that fails decides:
 
+    429  `rate limited`, with Retry-After (whole seconds until a token): the
+         client address is over CALLVERIFY_RATE_PER_ADDRESS (every request
+         counts, whatever it holds; api/client_limits.py says which address
+         is the client's), or the token's account is over
+         CALLVERIFY_RATE_PER_KEY
     401  Authorization is not `Bearer <token>` or the token is unknown
     403  the token's account is disabled
     400  the body is not a JSON object of at most 4 KiB with a possible
@@ -14,7 +19,10 @@ JSON in, JSON out. Checks run in this order; the first that fails decides:
          now: a request that would go over prefix_alarm_per_minute accepted
          calls to it this minute)
     403  the number is on the do-not-call list
-    429  the number was called less than flood_seconds ago
+    429  this account called the number less than flood_seconds ago
+         (another account's call does not count), or the number had
+         CALLVERIFY_DAILY_CAP_PER_NUMBER accepted calls this UTC day (any
+         account)
     402  the balance is below the price, or the charge would take the
          account over its hourly spend limit: no call, but the call record
          (q931_status 41) still goes to the account's webhook
@@ -25,26 +33,34 @@ JSON in, JSON out. Checks run in this order; the first that fails decides:
 The calling number (CLI prefix + code) is the operator's own: the account's
 caller-ID list does not apply to it.
 
-The pure steps (`bearer_token`, `parse_body`, `dialing_refusal`, `pick_code`,
-`caller_number`, `call_price`) are separate from the handler.
+The pure steps (`bearer_token` and `parse_body`, in api/password_call_request.py;
+`dialing_refusal`, `pick_code`, `caller_number`, `call_price`) are separate from
+the handler.
 """
 from __future__ import annotations
 
 import json
 import logging
-import re
 import secrets
-from dataclasses import dataclass
 from typing import cast
 
 import phonenumbers
 from aiohttp import web
 
 from api import destinations
-from api.appkeys import PROGRESS, SETTINGS, STORE
+from api.appkeys import LIMITS, PROGRESS, SETTINGS, STORE
+from api.client_limits import retry_after
+from api.password_call_request import (
+    MAX_BODY,
+    PasswordCallRequest,
+    Refusal,
+    bearer_token,
+    parse_body,
+)
 from api.progress import ProgressWatch
 from engine import accept_step, log_output, records
 from engine.flows import password_call as flow
+from engine.keys import TOKEN_BUCKET_PREFIX, token_index
 from engine.masking import mask_number
 from engine.outcome import BILLING, CallOutcome
 from engine.settings import Settings
@@ -55,31 +71,8 @@ log = logging.getLogger(__name__)
 
 PATH = "/api/protected/api/auth/passwordcall"
 EVENT = "password_call"
-MAX_BODY = 4096
-MAX_TOKEN = 512
-PHONE_NUMBER = re.compile(r"[0-9]{8,15}")
-CODE = re.compile(r"[0-9]{4}")
-BEARER = re.compile(r"Bearer +([A-Za-z0-9._~+/-]+=*) *", re.IGNORECASE)
 # Stages after which the engine knows whether the call was forwarded.
 REDIRECT_KNOWN = ("ringing", "answered", "ended")
-
-
-@dataclass(frozen=True)
-class PasswordCallRequest:
-    phone_number: str
-    e164: str  # the dialled number, digits only
-    country_code: str
-    verification_code: str | None  # None: the service picks one
-    is_with_redirect: bool
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """An answer other than success: HTTP status and the client-facing error."""
-
-    status: int
-    error: str
-    retry_after: int = 0  # seconds, sent as Retry-After when set
 
 
 # The accept step's refusals (engine/verifications.py) as answers; a billing
@@ -89,63 +82,13 @@ ACCEPT_REFUSALS = {
                                                "the velocity alarm"),
     accept_step.DO_NOT_CALL: Refusal(403, "number is on the do-not-call list"),
     accept_step.FLOOD: Refusal(429, "flood protection: wait before calling this number again"),
+    accept_step.DAILY_CAP: Refusal(429, "daily cap: this number has had its calls for today (UTC)"),
 }
+RATE_LIMITED = Refusal(429, "rate limited")
 BILLING_REFUSALS = {
     accept_step.NO_CREDIT: Refusal(402, "insufficient balance"),
     accept_step.SPEND_LIMIT: Refusal(402, "over the account's hourly spend limit"),
 }
-
-
-def bearer_token(authorization: str | None) -> str | None:
-    """The token of an `Authorization: Bearer <token>` header, else None."""
-    if not authorization or len(authorization) > MAX_TOKEN:
-        return None
-    match = BEARER.fullmatch(authorization)
-    return match.group(1) if match else None
-
-
-def parse_body(raw: bytes) -> PasswordCallRequest | Refusal:
-    """Validate the JSON body; a 400 Refusal naming the field when it is not right."""
-    if len(raw) > MAX_BODY:
-        return Refusal(400, f"body over {MAX_BODY} bytes")
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        return Refusal(400, "body is not valid JSON")
-    if not isinstance(body, dict):
-        return Refusal(400, "body must be a JSON object")
-    phone_number = body.get("phone_number")
-    if phone_number is None:
-        return Refusal(400, "phone_number is required")
-    if not isinstance(phone_number, str) or not PHONE_NUMBER.fullmatch(phone_number):
-        return Refusal(400, "phone_number must be a string of 8-15 digits, country code first, no plus")
-    number = possible_number(phone_number)
-    if number is None:
-        return Refusal(400, "phone_number is not a possible international number")
-    code = body.get("verification_code")
-    if code == "":
-        code = None
-    if code is not None and (not isinstance(code, str) or not CODE.fullmatch(code)):
-        return Refusal(400, "verification_code must be a string of 4 digits, or empty")
-    is_with_redirect = body.get("is_with_redirect", False)
-    if not isinstance(is_with_redirect, bool):
-        return Refusal(400, "is_with_redirect must be true or false")
-    return PasswordCallRequest(
-        phone_number=phone_number,
-        e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:],
-        country_code=str(number.country_code), verification_code=code,
-        is_with_redirect=is_with_redirect)
-
-
-def possible_number(digits: str) -> phonenumbers.PhoneNumber | None:
-    """The parsed "+digits", if it is a possible number dialable from abroad."""
-    try:
-        number = phonenumbers.parse("+" + digits, None)
-    except phonenumbers.NumberParseException:
-        return None
-    if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
-        return None
-    return number
 
 
 def dialing_refusal(request: PasswordCallRequest, settings: Settings) -> Refusal | None:
@@ -204,12 +147,13 @@ async def place_call(account: Account, request: PasswordCallRequest, store: Stor
         return refusal, ""
     code = pick_code(request.verification_code)
     verification = await call_record(store, account.account_id, request, code, settings)
-    result, vid, _, retry_after = await store.verifications.accept(
+    result, vid, _, busy_wait, _ = await store.verifications.accept(
         account.account_id, request.e164, verification, price=verification.price,
         flood_seconds=settings.flood_seconds, max_queue_seconds=settings.max_queue_seconds,
-        alarm_per_minute=settings.prefix_alarm_per_minute)
+        alarm_per_minute=settings.prefix_alarm_per_minute,
+        daily_cap=settings.daily_cap_per_number)
     if result == accept_step.BUSY:
-        return Refusal(503, "busy", retry_after), ""
+        return Refusal(503, "busy", busy_wait), ""
     if result in ACCEPT_REFUSALS:
         return ACCEPT_REFUSALS[result], ""
     if result in BILLING_REFUSALS:
@@ -258,13 +202,18 @@ async def read_body(request: web.Request) -> bytes:
 
 
 async def password_call(request: web.Request) -> web.Response:
-    """HTTP handler: authenticate, validate, place the call; JSON answer."""
+    """HTTP handler: rate-limit, authenticate, validate, place the call; JSON answer."""
     store, settings, watch = request.app[STORE], request.app[SETTINGS], request.app[PROGRESS]
     answer: dict | Refusal
     vid, number, account_id = "", "?", "-"
     token = bearer_token(request.headers.get("Authorization"))
-    account = await store.accounts.by_token(token) if token else None
-    if token is None:
+    # The buckets' script also finds the token's account (one round trip).
+    client, wait, found = await request.app[LIMITS].admit(
+        request, TOKEN_BUCKET_PREFIX, token_index(token) if token else "")
+    account = await store.accounts.get(found) if found else None
+    if wait:
+        answer, account_id = RATE_LIMITED, found or "-"
+    elif token is None:
         answer = Refusal(401, "Authorization: Bearer <token> header required")
     elif account is None:
         answer = Refusal(401, "unknown token")
@@ -279,16 +228,18 @@ async def password_call(request: web.Request) -> web.Response:
             number = mask_number(parsed.e164)
             answer, vid = await place_call(account, parsed, store, settings, watch)
     if isinstance(answer, Refusal):
-        log_output.info(log, f"password_call account={account_id} client={request.remote} number={number} "
+        log_output.info(log, f"password_call account={account_id} client={client} number={number} "
                              f"status={answer.status} error={answer.error!r} "
                              f"verification={vid or '-'}")
         headers = ({"WWW-Authenticate": "Bearer"} if answer.status == 401 else
                    {"Retry-After": str(answer.retry_after)} if answer.retry_after else None)
+        if answer is RATE_LIMITED:
+            headers = {"Retry-After": retry_after(wait)}
         body = {"ok": False, "error": answer.error}
         if vid:  # a refused call still has a record (its webhook says q931_status 41)
             body["verification_uuid"] = f"{vid}_{account_id}"
         return web.json_response(body, status=answer.status, headers=headers)
-    log_output.info(log, f"password_call account={account_id} client={request.remote} number={number} status=200 "
+    log_output.info(log, f"password_call account={account_id} client={client} number={number} status=200 "
                          f"verification={vid} is_redirect={answer['is_redirect']}")
     return web.json_response(answer)
 

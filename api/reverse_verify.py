@@ -1,9 +1,13 @@
 """The called.in reverse-verify API: GET /api/reverse_verify/ (slash optional).
 
-The body is the return code alone, text/plain, HTTP 200 (9: HTTP 503 with
-Retry-After). Checks run in this order and the first that fails decides the
-answer:
+The body is the return code alone, text/plain, HTTP 200 (HTTP 429 for a
+client over its rate; 9: HTTP 503 with Retry-After). Checks run in this
+order and the first that fails decides the answer:
 
+0. 6  HTTP 429 with Retry-After (whole seconds until a token): the client
+      address is over CALLVERIFY_RATE_PER_ADDRESS; every request counts,
+      malformed ones and unknown keys included (api/client_limits.py says
+      which address is the client's);
 1. 4  malformed: a required parameter missing or empty, any parameter repeated,
       non-digits, code not 1-6 digits, country_code not 1-3 digits or not a
       real calling code, phone_number not a possible (full, not local-only)
@@ -12,6 +16,7 @@ answer:
       IP address in a range callbacks may not go to: engine/egress.py),
       secret over 30 characters, caller_id not 1-15 digits;
 2. 1  unknown api_key;
+   6  HTTP 429 with Retry-After: the key is over CALLVERIFY_RATE_PER_KEY;
 3. 5  the key's account is disabled;
 4. 4  a caller_id other than the default that is not on the account's list
       (`callverify account caller-id add`), or that may never be shown
@@ -23,7 +28,10 @@ answer:
       the velocity alarm: blocked before, or now, by a request that would go
       over prefix_alarm_per_minute accepted calls to it this clock minute;
 7. 3  the number is on the do-not-call list;
-8. 6  the number was accepted less than flood_seconds ago (any account),
+8. 6  this account's call to the number was accepted less than
+      flood_seconds ago (another account's does not count), or the number
+      had CALLVERIFY_DAILY_CAP_PER_NUMBER accepted calls this UTC day (any
+      account),
    2  the balance is below the call's price (api/destinations.py call_price),
       or the charge would take the account over its hourly spend limit
       (`callverify account spend-limit`),
@@ -31,7 +39,13 @@ answer:
       engines cannot start the call within CALLVERIFY_MAX_QUEUE_SECONDS
       (engine/backpressure.py); HTTP 503 with Retry-After, nothing charged,
       nothing stored,
-   0  accepted: charged, flood-marked, stored and queued in one atomic step.
+   0  accepted: charged, flood-marked, counted, stored and queued in one
+      atomic step.
+
+From step 0's address limit to the end, a well-formed request is one Redis
+round trip (the accept step); a malformed one takes its address token in a
+round trip of its own; an address refused lately is answered from the
+process's memory without Redis (api/client_limits.py).
 
 Steps 1, 5 and 6's settings part are pure functions (`parse_request`,
 `dialing_refusal`), as is step 4's rule part (`caller_id_refusal`).
@@ -47,13 +61,16 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from api import destinations
-from api.appkeys import SETTINGS, STORE
+from api.appkeys import LIMITS, SETTINGS, STORE
+from api.client_limits import retry_after
 from api.national_numbers import e164_number
 from api.query import query_pairs
 from engine import accept_step, log_output
 from engine.caller_ids import caller_id_problem, needs_listing
+from engine.client_limits import NO_BUCKETS, Buckets
 from engine.egress import url_refusal
 from engine.flows import reverse_verify as flow
+from engine.keys import API_KEY_BUCKET_PREFIX
 from engine.masking import mask_number
 from engine.settings import Settings
 from engine.store import Store
@@ -165,18 +182,22 @@ RETURN_CODES = {
     accept_step.DISABLED: ReturnCode.KEY_DISABLED,
     accept_step.FLOOD: ReturnCode.FLOOD,
     accept_step.BUSY: ReturnCode.BUSY,
+    accept_step.DAILY_CAP: ReturnCode.FLOOD,
+    accept_step.RATE_LIMITED: ReturnCode.FLOOD,  # answered HTTP 429
     ReturnCode.AREA_NOT_SUPPORTED.name: ReturnCode.AREA_NOT_SUPPORTED,
     ReturnCode.COUNTRY_NOT_SUPPORTED.name: ReturnCode.COUNTRY_NOT_SUPPORTED,
 }
 
 
-async def decide(request: ReverseVerifyRequest, store: Store,
-                 settings: Settings) -> tuple[ReturnCode, str, str, int]:
-    """Run the account, coverage, do-not-call and accept checks in the documented order.
+async def decide(request: ReverseVerifyRequest, store: Store, settings: Settings,
+                 buckets: Buckets = NO_BUCKETS) -> tuple[ReturnCode, str, str, int, int]:
+    """Run the rate, account, coverage, do-not-call and accept checks in the
+    documented order.
 
     Returns the return code, the new verification's id when accepted (else
-    ""), the key's account id ("" for an unknown key) and, when busy, the
-    seconds to wait before trying again.
+    ""), the key's account id ("" for an unknown key), when busy the seconds
+    to wait before trying again, and when a bucket (`buckets`) refused the
+    milliseconds until its next token (else 0).
     """
     verification = Verification(
         flow=flow.NAME, country_code=request.country_code, phone_number=request.phone_number,
@@ -192,27 +213,46 @@ async def decide(request: ReverseVerifyRequest, store: Store,
         price=destinations.call_price(request.country_code, request.e164, settings),
         flood_seconds=settings.flood_seconds, max_queue_seconds=settings.max_queue_seconds,
         refusal=refusal.name if refusal else "", caller_id=listed,
-        alarm_per_minute=settings.prefix_alarm_per_minute)
+        alarm_per_minute=settings.prefix_alarm_per_minute,
+        daily_cap=settings.daily_cap_per_number, buckets=buckets)
     return (RETURN_CODES[answer.result], answer.verification_id, answer.account_id,
-            answer.retry_after)
+            answer.retry_after, answer.wait_ms)
 
 
 async def reverse_verify(request: web.Request) -> web.Response:
-    """HTTP handler: the return code alone, text/plain, HTTP 200 (busy: 503)."""
-    parsed = parse_request(query_pairs(request), request.app[SETTINGS].egress_allow)
+    """HTTP handler: the return code alone, text/plain, HTTP 200 (429 over a
+    rate, 503 busy)."""
+    limits = request.app[LIMITS]
+    client = limits.client(request)
+    verification_id = account_id = ""
+    busy_wait = 0
+    # An address refused lately is answered from memory, before any parsing.
+    wait = limits.waiting(client)
+    parsed = ReturnCode.FLOOD if wait else parse_request(query_pairs(request),
+                                                         request.app[SETTINGS].egress_allow)
     if isinstance(parsed, ReturnCode):
-        result, verification_id, account_id, retry_after = parsed, "", "", 0
+        result = parsed
+        if not wait:  # malformed: it still counts against the address
+            wait, _ = await limits.take(client)
+            result = ReturnCode.FLOOD if wait else parsed
         number = mask_number(request.query.get("phone_number"))
     else:
-        result, verification_id, account_id, retry_after = await decide(
-            parsed, request.app[STORE], request.app[SETTINGS])
+        result, verification_id, account_id, busy_wait, wait = await decide(
+            parsed, request.app[STORE], request.app[SETTINGS],
+            limits.buckets(client, API_KEY_BUCKET_PREFIX))
+        if wait:
+            limits.refused(client, wait, by_address=not account_id)
         number = mask_number(parsed.e164)
-    log_output.info(log, f"reverse_verify account={account_id or '-'} client={request.remote} "
-                         f"number={number} result={int(result)} "
+    limited = f" retry_after={retry_after(wait)}" if wait else ""
+    log_output.info(log, f"reverse_verify account={account_id or '-'} client={client} "
+                         f"number={number} result={int(result)}{limited} "
                          f"verification={verification_id or '-'}")
+    if wait:
+        return web.Response(status=429, text=str(int(result)), content_type="text/plain",
+                            headers={"Retry-After": retry_after(wait)})
     if result == ReturnCode.BUSY:
         return web.Response(text=str(int(result)), content_type="text/plain", status=503,
-                            headers={"Retry-After": str(retry_after)})
+                            headers={"Retry-After": str(busy_wait)})
     return web.Response(text=str(int(result)), content_type="text/plain")
 
 

@@ -41,6 +41,14 @@ CALLER_IDS_PREFIX = "cv:caller-ids:"
 # velocity alarm blocked (a hash: prefix -> Unix time blocked), and the calls
 # accepted to each in the current clock minute (a counter that expires with it).
 BLOCKED_PREFIXES = "cv:prefixes:blocked"
+# Client limits (engine/client_limits.py): token buckets per client address
+# and per account's credential (the api key's, the token's), and the 60 s
+# flood marks, per account and number (the account id reaches the accept
+# script as a value, so the script joins prefix, account and number itself).
+ADDRESS_BUCKET_PREFIX = "cv:rate:address:"
+API_KEY_BUCKET_PREFIX = "cv:rate:api-key:"
+TOKEN_BUCKET_PREFIX = "cv:rate:token:"
+FLOOD_PREFIX = "cv:flood:"
 
 
 def digest(secret: str) -> str:
@@ -80,12 +88,22 @@ def verification_key(verification_id: str) -> str:
 
 def number_index(e164: str) -> str:
     """The keys of one number's records (its verifications, their deliveries,
-    its flood marks), so `callverify purge` finds them without a SCAN."""
+    its flood marks and daily count), so `callverify purge` finds them without a SCAN."""
     return f"cv:number:{e164}"
 
 
-def flood_key(e164: str) -> str:
-    return f"cv:flood:{e164}"
+def flood_key(account_id: str, e164: str) -> str:
+    """The mark of `account_id`'s last accepted call to `e164` (flood_seconds)."""
+    return f"{FLOOD_PREFIX}{account_id}:{e164}"
+
+
+def daily_calls_key(e164: str) -> str:
+    """Calls accepted to `e164` this UTC day (Redis's clock), any account."""
+    return f"cv:daily-calls:{e164}"
+
+
+def address_bucket_key(address: str) -> str:
+    return ADDRESS_BUCKET_PREFIX + address
 
 
 def delivery_key(delivery_id: str) -> str:

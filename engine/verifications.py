@@ -17,11 +17,14 @@ from redis.asyncio import Redis
 from engine.accept_step import (
     ACCEPT_LUA,
     ACCEPTED,
+    BUSY,
     PREFIX_ALARM,
     PREFIX_BLOCKED,
+    RATE_LIMITED,
     Acceptance,
 )
 from engine.backpressure import BACKLOG_FLOOR
+from engine.client_limits import NO_BUCKETS, Buckets
 from engine.keys import (
     ACCOUNT_PREFIX,
     BLOCKED_PREFIXES,
@@ -32,11 +35,12 @@ from engine.keys import (
     DNC,
     DUE,
     ENGINE_CAPACITY,
+    FLOOD_PREFIX,
     PROGRESS_CHANNEL,
     WAKE,
     account_key,
     api_key_index,
-    flood_key,
+    daily_calls_key,
     number_index,
     prefix_calls_key,
     verification_key,
@@ -92,41 +96,49 @@ class Verifications:
     # -- accepting ----------------------------------------------------------
     async def accept(self, account_id: str, e164: str, verification: Verification, *,
                      price: int, flood_seconds: int, max_queue_seconds: float,
-                     code: str | None = None, alarm_per_minute: int = 0) -> Acceptance:
+                     code: str | None = None, alarm_per_minute: int = 0,
+                     daily_cap: int = 0) -> Acceptance:
         """Charge, flood-mark, store and queue one verification atomically.
 
         A `code` is stored only as its HMAC; the price charged is stored with
         the verification. The result is prefix_blocked, do_not_call, flood,
-        no_credit, spend_limit, busy (no engine would start it within
-        `max_queue_seconds`: with the seconds to wait) or accepted.
-        `alarm_per_minute` 0: no velocity alarm.
+        daily_cap, no_credit, spend_limit, busy (no engine would start it
+        within `max_queue_seconds`: with the seconds to wait) or accepted.
+        `alarm_per_minute` 0: no velocity alarm; `daily_cap` 0: no cap on a
+        number's calls a day.
         """
         return await self._accept_step(
             account_key(account_id), account_id, e164, verification, code, price=price,
             flood_seconds=flood_seconds, max_queue_seconds=max_queue_seconds, lookup=False,
-            refusal="", caller_id="", alarm=alarm_per_minute)
+            refusal="", caller_id="", alarm=alarm_per_minute, daily_cap=daily_cap,
+            buckets=NO_BUCKETS)
 
     async def accept_by_api_key(self, api_key: str, e164: str, verification: Verification, *,
                                 code: str, price: int, flood_seconds: int,
                                 max_queue_seconds: float, refusal: str = "",
-                                caller_id: str = "", alarm_per_minute: int = 0) -> Acceptance:
+                                caller_id: str = "", alarm_per_minute: int = 0,
+                                daily_cap: int = 0,
+                                buckets: Buckets = NO_BUCKETS) -> Acceptance:
         """The whole reverse-verify decision after validation, in one round trip.
 
-        The result is unknown_key, disabled, caller_id_not_listed (a
-        `caller_id` given and not on the account's list), `refusal` if given,
-        prefix_blocked, do_not_call, flood, no_credit, spend_limit, busy or
-        accepted (as `accept`).
+        The result is rate_limited (the address's bucket, or after the lookup
+        the account's: `buckets`; with the milliseconds to wait), unknown_key,
+        disabled, caller_id_not_listed (a `caller_id` given and not on the
+        account's list), `refusal` if given, prefix_blocked, do_not_call,
+        flood, daily_cap, no_credit, spend_limit, busy or accepted (as `accept`).
         """
         return await self._accept_step(api_key_index(api_key), "", e164, verification, code,
                                        price=price, flood_seconds=flood_seconds,
                                        max_queue_seconds=max_queue_seconds, lookup=True,
                                        refusal=refusal, caller_id=caller_id,
-                                       alarm=alarm_per_minute)
+                                       alarm=alarm_per_minute, daily_cap=daily_cap,
+                                       buckets=buckets)
 
     async def _accept_step(self, first_key: str, account_id: str, e164: str,
                            verification: Verification, code: str | None, *, price: int,
                            flood_seconds: int, max_queue_seconds: float, lookup: bool,
-                           refusal: str, caller_id: str, alarm: int) -> Acceptance:
+                           refusal: str, caller_id: str, alarm: int, daily_cap: int,
+                           buckets: Buckets) -> Acceptance:
         # The price is kept for a refund (a job not dialled).
         fields = _flat({**verification.to_hash(), "price": str(price)})
         prefix = destination_prefix(e164)
@@ -135,15 +147,16 @@ class Verifications:
             # (the script writes account_id, id, e164 and status itself)
             argv = [price, flood_seconds * 1000, verification_id, e164, refusal, int(lookup),
                     account_id, ACCOUNT_PREFIX, caller_id, CALLER_IDS_PREFIX, prefix, alarm,
+                    *buckets.args(), FLOOD_PREFIX, daily_cap,
                     CALLS_GROUP, max_queue_seconds, BACKLOG_FLOOR, self.retention_seconds,
                     *fields, "created_at", f"{time.time():.3f}"]
             if code is not None:
                 code_hmac = (self._hmac(verification_id, code) if self._code_key
                              else await self.code_hmac(verification_id, code))
                 argv += ("code_hmac", code_hmac, "code_len", len(code))
-            keys = (first_key, flood_key(e164), verification_key(verification_id),
+            keys = (first_key, daily_calls_key(e164), verification_key(verification_id),
                     CALLS_STREAM, DNC, prefix_calls_key(prefix), BLOCKED_PREFIXES,
-                    ENGINE_CAPACITY, number_index(e164))
+                    buckets.address_key, ENGINE_CAPACITY, number_index(e164))
             result, found, *wait = await self._accept(keys=keys, args=argv)
             result = result.decode() if isinstance(result, bytes) else result
             if result == PREFIX_ALARM:
@@ -153,8 +166,10 @@ class Verifications:
                 result = PREFIX_BLOCKED
             if result != "taken":
                 found = found.decode() if isinstance(found, bytes) else found
+                waited = int(wait[0]) if wait else 0
                 return Acceptance(result, verification_id if result == ACCEPTED else "", found,
-                                  int(wait[0]) if wait else 0)
+                                  retry_after=waited if result == BUSY else 0,
+                                  wait_ms=waited if result == RATE_LIMITED else 0)
 
     async def record_refused(self, account_id: str, e164: str, verification: Verification) -> str:
         """Store a verification refused before any call (e.g. for billing); the

@@ -27,6 +27,9 @@ from engine.store import Store
 from tests.conftest import free_port
 
 CALLVERIFY = Path(sys.executable).parent / "callverify"
+# The client limits are off unless a test sets them: tests send bursts from
+# one address and one key, and call one number more than a day's cap allows.
+NO_CLIENT_LIMITS = {"rate_per_key": "0", "rate_per_address": "0", "daily_cap_per_number": 0}
 
 
 @dataclass
@@ -68,8 +71,8 @@ ClientT = TypeVar("ClientT", bound=ServedApi)
 async def serve_api(redis_url: str, client: type[ClientT],
                     **defaults: Any) -> AsyncIterator[Callable[..., Awaitable[ClientT]]]:
     """Yield `start(**changes)`: start the real API (a Service with the api
-    part) on a free port with Settings changed by `defaults` then `changes`,
-    and return a `client` for it. Everything started is stopped on exit.
+    part) on a free port with Settings changed by NO_CLIENT_LIMITS, `defaults`
+    then `changes`, and return a `client` for it. Everything started is stopped on exit.
 
     The client's Redis is always `redis_url`, even if a change points the
     API's settings elsewhere."""
@@ -78,7 +81,8 @@ async def serve_api(redis_url: str, client: type[ClientT],
     async def start(**changes: Any) -> ClientT:
         port = free_port()
         settings = Settings().replace(**{
-            "redis_url": redis_url, "api_listen": f"127.0.0.1:{port}", **defaults, **changes})
+            "redis_url": redis_url, "api_listen": f"127.0.0.1:{port}", **NO_CLIENT_LIMITS,
+            **defaults, **changes})
         services.append(service := Service(settings, {"api"}))
         await service.start()
         scheme = "https" if settings.tls_cert else "http"

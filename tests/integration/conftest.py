@@ -24,7 +24,7 @@ from redis.asyncio import Redis as AsyncRedis
 from api.service import Service
 from engine.settings import load_settings, sandbox_state
 from tests.conftest import free_port
-from tests.integration.api_harness import callverify, cli_environment
+from tests.integration.api_harness import NO_CLIENT_LIMITS, callverify, cli_environment
 from tests.phones.phone import SipPhone
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +65,7 @@ def settings(clean_redis, sandbox):
         ari_password=sandbox["ari_password"], ari_app=APP, api_listen=f"127.0.0.1:{free_port()}",
         ring_timeout=6, first_digit_timeout=4, inter_digit_timeout=3,
         delivery_backoff_base=0.2, delivery_backoff_max=1, claim_idle_seconds=5,
-        consumer_name="pytest-engine", egress_allow=LOCAL)
+        consumer_name="pytest-engine", egress_allow=LOCAL, **NO_CLIENT_LIMITS)
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ async def test_a_caller_id_not_listed_is_4_and_charges_nothing(api):
     assert await api.credits(account_id) == 5
     assert await api.queued() == 0
     assert await api.verifications() == []
-    assert not await api.redis.exists(flood_key("15551234567"))
+    assert not await api.redis.exists(flood_key(account_id, "15551234567"))
 
 
 async def test_a_caller_id_listed_by_the_command_is_sent(api, cli_env):

@@ -54,7 +54,7 @@ async def test_reverse_verify_over_the_limit_is_2_and_charges_nothing(api):
     assert await api.credits(account_id) == 8
     assert await api.queued() == 2
     assert len(await api.verifications()) == 2
-    assert not await api.redis.exists(flood_key("15551230003"))
+    assert not await api.redis.exists(flood_key(account_id, "15551230003"))
     assert await api.store.accounts.spent_this_hour(account_id) == 2
 
 

@@ -71,7 +71,7 @@ async def test_reverse_verify_answers_9_with_503_and_retry_after_and_charges_not
     assert await api.credits(account_id) == 5
     assert await api.verifications() == []
     assert await api.queued() == BACKLOG_FLOOR + WINDOW
-    assert not await api.redis.exists(flood_key("1" + NUMBER))
+    assert not await api.redis.exists(flood_key(account_id, "1" + NUMBER))
     # Twice the rate: room for ten more.
     await engine_says(api.redis, rate=2.0, free=0)
     assert await api.verify(api_key, NUMBER) == "0"

@@ -86,7 +86,8 @@ async def test_purge_removes_every_record_of_the_number_and_nothing_else(redis, 
     assert purged == {"number": PERSON, "verifications": 3, "deliveries": 2, "flood_marks": 1,
                       "do_not_call": True}
     gone = {verification_key(vid) for vid in (dead_vid, finished_vid, queued_vid)}
-    gone |= {delivery_key(dead_delivery), delivery_key(pending_delivery), flood_key(PERSON),
+    gone |= {delivery_key(dead_delivery), delivery_key(pending_delivery),
+             flood_key(second.account_id, PERSON),
              number_index(PERSON), DEAD}  # (the dead list held only the person's)
     assert gone <= before
     assert await keys(redis) == before - gone

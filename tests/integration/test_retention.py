@@ -59,14 +59,14 @@ async def members(redis: Redis, key: str) -> set[str]:
 
 
 async def test_an_accepted_verification_expires_even_if_never_called(api):
-    _, api_key = await api.account()
+    account_id, api_key = await api.account()
     assert await api.reverse_verify(api_key) == "0"
     [verification] = await api.verifications()
     assert verification["status"] == "queued"  # no engine: it stays queued
     key, index = verification_key(verification["id"]), number_index("15551234567")
     assert_kept_for_retention(await api.redis.ttl(key))
     assert_kept_for_retention(await api.redis.ttl(index))
-    assert await members(api.redis, index) == {key, flood_key("15551234567")}
+    assert await members(api.redis, index) == {key, flood_key(account_id, "15551234567")}
 
 
 async def test_a_refused_password_call_and_its_webhook_expire(api):
