@@ -1,20 +1,26 @@
-"""How many calls the engine sets up at once: as many as Asterisk sets up in time.
+"""How many calls the engine runs at once: as many as Asterisk still sets up in time.
 
 Past what the machine can carry, Asterisk takes longer to set each call up
 (originate sent -> the phone ringing, answering or failing) and its events
-come late: a call that waited in that queue has its keypad timers running
-against events that have not arrived yet, and keys sent in time are judged
-late. So the engine starts a call only while fewer than `limit` calls are
-still being set up, and adapts `limit` to how long set-ups take
-(additive increase, multiplicative decrease, as TCP's congestion window):
+come late: a call running then has its keypad timers running against events
+that have not arrived yet, and keys sent in time are judged late. So the
+engine starts a call only while fewer than `limit` calls are in progress,
+and adapts `limit` to how long set-ups take, as TCP adapts its congestion
+window:
 
-- a set-up that took longer than TARGET_SECONDS shrinks the limit by DECREASE
-  (at most once per TARGET_SECONDS, so one slow burst counts once);
-- every set-up in time grows it by 1/limit (about one more per full window);
+- while no set-up has been late, each set-up in time grows the limit by one
+  (slow start: it keeps ahead of the calls in progress, so a load the
+  machine carries is never held back);
+- a set-up that took longer than TARGET_SECONDS cuts the limit to DECREASE
+  times the calls in progress (at most once per TARGET_SECONDS, so one slow
+  burst counts once);
+- after that, each set-up in time grows it by 1/limit (one more per full
+  window);
 - the limit stays between FLOOR and the engine's own cap (max_concurrent_calls).
 
-Jobs not started wait in the queue (the stream), where the backlog is visible
-to the accept step and old ones end as expired instead of being dialled late.
+A call holds its place from its start to its end. Jobs not started wait in
+the queue (the stream), where the backlog is visible to the accept step and
+old ones end as expired instead of being dialled late.
 """
 from __future__ import annotations
 
@@ -28,7 +34,7 @@ START = 32
 
 
 class Admission:
-    """Counts the calls being set up and lets new ones start while under `limit`."""
+    """Counts the calls in progress and lets new ones start while under `limit`."""
 
     def __init__(self, ceiling: int, *, start: int = START, floor: int = FLOOR,
                  target: float = TARGET_SECONDS, clock=time.monotonic) -> None:
@@ -36,7 +42,8 @@ class Admission:
         self.floor = min(floor, self.ceiling)
         self.limit = float(min(max(start, self.floor), self.ceiling))
         self.target = target
-        self.setting_up = 0
+        self.running = 0
+        self.slow_start = True
         self._clock = clock
         self._last_decrease = -target
         self._room = asyncio.Event()
@@ -45,7 +52,7 @@ class Admission:
     @property
     def free(self) -> int:
         """How many more calls may start now."""
-        return max(0, int(self.limit) - self.setting_up)
+        return max(0, int(self.limit) - self.running)
 
     async def wait_for_room(self, timeout: float) -> bool:
         """True once a call may start; False if none may after `timeout` seconds."""
@@ -59,43 +66,50 @@ class Admission:
             pass
         return self.free > 0
 
-    def start(self) -> SetUp:
-        """A call's set-up begins: held until its SetUp is ended or dropped."""
-        self.setting_up += 1
+    def start(self) -> Place:
+        """A call starts: it holds a place until `Place.release`."""
+        self.running += 1
         if self.free <= 0:
             self._room.clear()
-        return SetUp(self)
+        return Place(self)
 
     def _release(self) -> None:
-        self.setting_up = max(0, self.setting_up - 1)
+        self.running = max(0, self.running - 1)
         if self.free > 0:
             self._room.set()
 
     def _took(self, seconds: float) -> None:
-        now = self._clock()
         if seconds > self.target:
+            now = self._clock()
             if now - self._last_decrease >= self.target:
                 self._last_decrease = now
-                self.limit = max(float(self.floor), self.limit * DECREASE)
+                self.slow_start = False
+                self.limit = max(float(self.floor), min(self.limit, self.running * DECREASE))
+        elif self.slow_start:
+            self.limit = min(float(self.ceiling), self.limit + 1)
         else:
             self.limit = min(float(self.ceiling), self.limit + 1 / self.limit)
+        if self.free > 0:
+            self._room.set()
 
 
-class SetUp:
-    """One call's place in the admission window; ended or dropped once."""
+class Place:
+    """One call's place in the admission window: its set-up time is told
+    once (`set_up`), and the place is given back once (`release`)."""
 
     def __init__(self, admission: Admission) -> None:
-        self._admission: Admission | None = admission
+        self._admission = admission
+        self._timed = False
+        self._held = True
 
-    def ended(self, seconds: float) -> None:
+    def set_up(self, seconds: float) -> None:
         """The set-up ended (ringing, answered or failed) after `seconds`: it adapts the limit."""
-        admission, self._admission = self._admission, None
-        if admission is not None:
-            admission._took(seconds)
-            admission._release()
+        if not self._timed:
+            self._timed = True
+            self._admission._took(seconds)
 
-    def drop(self) -> None:
-        """The job needed no call, or it was never placed: no figure, just the place back."""
-        admission, self._admission = self._admission, None
-        if admission is not None:
-            admission._release()
+    def release(self) -> None:
+        """The call is over (or the job needed none): the place goes back."""
+        if self._held:
+            self._held = False
+            self._admission._release()

@@ -12,7 +12,7 @@ import time
 from redis.asyncio import Redis
 
 from engine import registry
-from engine.admission import Admission, SetUp
+from engine.admission import Admission, Place
 from engine.ari.client import AriClient
 from engine.delivery import Deliverer
 from engine.engine_capacity import CapacityReport, StartMeter
@@ -125,9 +125,9 @@ class Engine:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _handle(self, job: Job, set_up: SetUp) -> None:
-        """Take the job's verification and run its call; `set_up` is the job's
-        place in the admission window, ended by the call's set-up or dropped."""
+    async def _handle(self, job: Job, place: Place) -> None:
+        """Take the job's verification and run its call; `place` is the job's
+        place in the admission window, held until the job is done."""
         try:
             channel_id = self.channel_id(job.verification_id)
             verification, not_dialled = await self.store.verifications.take(
@@ -142,7 +142,7 @@ class Engine:
                 await self.give_verdict(verification, CallOutcome(failure=not_dialled),
                                         job_id=job.message_id, refund=True)
             elif verification.status == "queued":
-                await self._call(job, verification, set_up)
+                await self._call(job, verification, place)
             elif verification.status == "calling" and channel_id not in self.calls:
                 # Taken before a crash: its call may still be up on Asterisk.
                 await self.ari.rest.hang_up(channel_id)
@@ -153,7 +153,7 @@ class Engine:
         except Exception:
             log.exception("job %s: failed; it stays pending and will be retried", job.message_id)
         finally:
-            set_up.drop()  # (nothing if the call's set-up ended it)
+            place.release()
             self._slots.release()
 
     async def give_verdict(self, verification: Verification, outcome: CallOutcome, *,
@@ -162,12 +162,12 @@ class Engine:
         return await give_verdict(self.store, verification, outcome, job_id=job_id,
                                   courier=self.courier, refund=refund)
 
-    async def _call(self, job: Job, verification: Verification, set_up: SetUp) -> None:
+    async def _call(self, job: Job, verification: Verification, place: Place) -> None:
         """The call, its verdict, then (on a call still up) the farewell and the close."""
         vid = verification.id
         flow = registry.flow_named(verification.flow)
         call = Call(self.ari, self.channel_id(vid))
-        call.on_set_up = set_up.ended
+        call.on_set_up = place.set_up
         self.calls[call.channel_id] = call
         self.starts.note_start()
         log.info("verification %s: calling %s (flow %s)", vid, mask_number(verification.e164),

@@ -17,52 +17,65 @@ class Clock:
         return self.now
 
 
-def window(start: int = 8, ceiling: int = 100, floor: int = 2) -> tuple[Admission, Clock]:
+def window(start: int = 8, ceiling: int = 1000, floor: int = 2) -> tuple[Admission, Clock]:
     clock = Clock()
     return Admission(ceiling, start=start, floor=floor, target=1.0, clock=clock), clock
 
 
-async def test_calls_start_only_while_the_window_has_room():
+async def test_calls_start_only_while_the_window_has_room_and_hold_it_to_their_end():
     admission, _ = window(start=3)
-    held = [admission.start() for _ in range(3)]
+    places = [admission.start() for _ in range(3)]
     assert admission.free == 0
     assert await admission.wait_for_room(0.05) is False
-    held[0].ended(0.1)
-    assert admission.free >= 1 and await admission.wait_for_room(0.05) is True
+    places[0].set_up(3.0)  # a late set-up: the window shrinks, nothing is given back
+    assert admission.free == 0
+    places[0].release()
+    places[1].release()
+    assert admission.running == 1 and await admission.wait_for_room(0.05) is True
 
 
-def test_a_slow_set_up_shrinks_the_window_once_per_target_interval():
-    admission, clock = window(start=10)
-    set_ups = [admission.start() for _ in range(4)]
-    set_ups[0].ended(3.0)
-    assert admission.limit == pytest.approx(10 * DECREASE)
-    set_ups[1].ended(3.0)  # the same slow burst: counted once
-    assert admission.limit == pytest.approx(10 * DECREASE)
-    clock.now += 1.5
-    set_ups[2].ended(3.0)
-    assert admission.limit == pytest.approx(10 * DECREASE * DECREASE)
-    for _ in range(20):
-        clock.now += 1.5
-        admission.start().ended(5.0)
-    assert admission.limit == 2  # the floor
-
-
-def test_set_ups_in_time_grow_the_window_up_to_the_engines_cap():
-    admission, _ = window(start=4, ceiling=6)
-    for _ in range(4):
-        admission.start().ended(0.05)
-    assert admission.limit == pytest.approx(5, abs=0.1)  # about one more per full window
-    for _ in range(200):
-        admission.start().ended(0.05)
-    assert admission.limit == 6
-
-
-def test_a_set_up_is_given_back_once():
+def test_set_ups_in_time_keep_the_window_ahead_of_a_load_it_carries():
     admission, _ = window(start=4)
-    set_up = admission.start()
-    set_up.drop()
-    set_up.ended(9.0)  # after a drop: neither counted nor given back again
-    assert admission.setting_up == 0 and admission.limit == 4
+    for _ in range(100):  # slow start: one more place per call set up in time
+        admission.start().set_up(0.05)
+    assert admission.limit == 104 and admission.free == 4
+
+
+def test_a_late_set_up_cuts_the_window_below_the_calls_in_progress_once_per_interval():
+    admission, clock = window(start=4)
+    places = [admission.start() for _ in range(100)]
+    for place in places[:100]:
+        place.set_up(0.05)
+    places[0].set_up(5.0)  # told once: no effect a second time
+    assert admission.limit == 104
+    late = admission.start()
+    late.set_up(2.0)
+    assert admission.limit == pytest.approx(101 * DECREASE) and admission.free == 0
+    admission.start().set_up(2.0)  # the same slow burst: counted once
+    assert admission.limit == pytest.approx(101 * DECREASE)
+    clock.now += 1.5
+    for _ in range(10):  # after a cut: one more place per window of set-ups in time
+        admission.start().set_up(0.05)
+    assert admission.limit == pytest.approx(101 * DECREASE + 10 / (101 * DECREASE), rel=0.01)
+
+
+def test_the_window_stays_between_its_floor_and_the_engines_cap():
+    admission, clock = window(start=4, ceiling=6)
+    for _ in range(20):
+        admission.start().set_up(0.01)
+    assert admission.limit == 6
+    for _ in range(10):
+        clock.now += 2
+        admission.start().set_up(9.0)
+    assert admission.limit >= 2
+
+
+def test_a_place_is_given_back_once():
+    admission, _ = window(start=4)
+    place = admission.start()
+    place.release()
+    place.release()
+    assert admission.running == 0
 
 
 @pytest.mark.parametrize("script, placed", [(answered, True), (failed(17), False)])
