@@ -35,30 +35,38 @@ def pytest_asyncio_loop_factories(config, item):
     return {"uvloop": uvloop.new_event_loop}
 
 
-@pytest.fixture(scope="session")
-def redis_url():
+def start_redis_server(workdir: str, *options: str) -> tuple[subprocess.Popen, int]:
+    """A redis-server on a free port of 127.0.0.1 with its data in `workdir`,
+    once it answers; RuntimeError if it does not start."""
     server = shutil.which("redis-server")
     if server is None:
         raise RuntimeError("redis-server is not installed: run `make deps` (Debian package redis-server)")
     port = free_port()
-    workdir = tempfile.mkdtemp(prefix="cv-redis-")
     proc = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--dir", workdir,
-         "--save", "", "--appendonly", "no", "--protected-mode", "yes"],
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--dir", workdir, *options],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     client = redis.Redis(port=port)
     deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError as exc:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("redis-server did not start") from exc
-            time.sleep(0.05)
+    try:
+        while True:
+            try:
+                client.ping()
+                return proc, port
+            except redis.ConnectionError as exc:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    proc.kill()
+                    raise RuntimeError("redis-server did not start") from exc
+                time.sleep(0.05)
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    workdir = tempfile.mkdtemp(prefix="cv-redis-")
+    proc, port = start_redis_server(workdir, "--save", "", "--appendonly", "no",
+                                    "--protected-mode", "yes")
     yield f"redis://127.0.0.1:{port}/0"
-    client.close()
     proc.terminate()
     proc.wait(10)
     shutil.rmtree(workdir, ignore_errors=True)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import stat
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +20,7 @@ import redis
 from redis.asyncio import Redis as AsyncRedis
 
 from api.redis_persistence import persistence_problem
-from tests.conftest import free_port
+from tests.conftest import free_port, start_redis_server
 from tests.integration.api_harness import callverify, cli_environment
 from tests.integration.test_api_cli import start_api
 
@@ -37,24 +37,9 @@ class RedisServers:
         self.procs: list[subprocess.Popen] = []
 
     def start(self, *options: str) -> str:
-        port = free_port()
-        data = self.workdir / f"redis-{port}"
-        data.mkdir()
-        proc = subprocess.Popen(
-            [shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",
-             "127.0.0.1", "--dir", str(data), *options],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        data = Path(tempfile.mkdtemp(prefix="redis-", dir=self.workdir))
+        proc, port = start_redis_server(str(data), *options)
         self.procs.append(proc)
-        client = redis.Redis(port=port)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                assert proc.poll() is None and time.monotonic() < deadline, "redis-server failed"
-                time.sleep(0.05)
-        client.close()
         return f"redis://127.0.0.1:{port}/0"
 
     def stop(self) -> None:
