@@ -8,14 +8,13 @@ engine starts a call only while fewer than `limit` calls are in progress,
 and adapts `limit` to how long set-ups take, as TCP adapts its congestion
 window:
 
-- while no set-up has been late, each set-up in time grows the limit by one
-  (slow start: it keeps ahead of the calls in progress, so a load the
-  machine carries is never held back);
-- a set-up that took longer than TARGET_SECONDS cuts the limit to DECREASE
-  times the calls in progress (at most once per TARGET_SECONDS, so one slow
-  burst counts once);
-- after that, each set-up in time grows it by 1/limit (one more per full
-  window);
+- until a set-up is late (over TARGET_SECONDS), each set-up in time grows
+  the limit by one (slow start: it keeps ahead of the calls in progress, so
+  a load the machine carries is never held back); the first late one cuts
+  it to DECREASE times the calls in progress;
+- then the set-ups of each INTERVAL seconds are judged together: when more
+  than LATE_SHARE of them were late, the limit is cut to DECREASE times the
+  calls in progress; when none was, it grows by GROWTH (and one more);
 - the limit stays between FLOOR and the engine's own cap (max_concurrent_calls).
 
 A call holds its place from its start to its end. Jobs not started wait in
@@ -28,7 +27,10 @@ import asyncio
 import time
 
 TARGET_SECONDS = 1.0  # a set-up slower than this is late (the bench's establishment threshold)
-DECREASE = 0.7
+DECREASE = 0.85
+GROWTH = 0.05
+LATE_SHARE = 0.1
+INTERVAL = 1.0  # seconds of set-ups judged together
 FLOOR = 4
 START = 32
 
@@ -45,7 +47,8 @@ class Admission:
         self.running = 0
         self.slow_start = True
         self._clock = clock
-        self._last_decrease = -target
+        self._interval_start = clock()
+        self._set_ups = self._late = 0
         self._room = asyncio.Event()
         self._room.set()
 
@@ -79,18 +82,28 @@ class Admission:
             self._room.set()
 
     def _took(self, seconds: float) -> None:
-        if seconds > self.target:
-            now = self._clock()
-            if now - self._last_decrease >= self.target:
-                self._last_decrease = now
+        late = seconds > self.target
+        if self.slow_start:
+            if late:
                 self.slow_start = False
-                self.limit = max(float(self.floor), min(self.limit, self.running * DECREASE))
-        elif self.slow_start:
-            self.limit = min(float(self.ceiling), self.limit + 1)
+                self._cut()
+            else:
+                self.limit = min(float(self.ceiling), self.limit + 1)
         else:
-            self.limit = min(float(self.ceiling), self.limit + 1 / self.limit)
+            self._set_ups += 1
+            self._late += late
+            now = self._clock()
+            if now - self._interval_start >= INTERVAL:
+                if self._late > LATE_SHARE * self._set_ups:
+                    self._cut()
+                elif not self._late:
+                    self.limit = min(float(self.ceiling), self.limit * (1 + GROWTH) + 1)
+                self._interval_start, self._set_ups, self._late = now, 0, 0
         if self.free > 0:
             self._room.set()
+
+    def _cut(self) -> None:
+        self.limit = max(float(self.floor), min(self.limit, self.running * DECREASE))
 
 
 class Place:

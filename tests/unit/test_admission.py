@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.admission import DECREASE, Admission
+from engine.admission import DECREASE, GROWTH, INTERVAL, Admission
 from engine.flows.call import Call
 from tests.unit.scripted_ari import ScriptedAri, answered, failed
 
@@ -41,22 +41,41 @@ def test_set_ups_in_time_keep_the_window_ahead_of_a_load_it_carries():
     assert admission.limit == 104 and admission.free == 4
 
 
-def test_a_late_set_up_cuts_the_window_below_the_calls_in_progress_once_per_interval():
-    admission, clock = window(start=4)
+def test_the_first_late_set_up_ends_slow_start_and_cuts_below_the_calls_in_progress():
+    admission, _ = window(start=4)
     places = [admission.start() for _ in range(100)]
-    for place in places[:100]:
+    for place in places:
         place.set_up(0.05)
     places[0].set_up(5.0)  # told once: no effect a second time
-    assert admission.limit == 104
-    late = admission.start()
-    late.set_up(2.0)
+    assert admission.limit == 104 and admission.slow_start
+    admission.start().set_up(2.0)
+    assert not admission.slow_start
     assert admission.limit == pytest.approx(101 * DECREASE) and admission.free == 0
-    admission.start().set_up(2.0)  # the same slow burst: counted once
-    assert admission.limit == pytest.approx(101 * DECREASE)
-    clock.now += 1.5
-    for _ in range(10):  # after a cut: one more place per window of set-ups in time
+
+
+def test_after_slow_start_each_interval_of_set_ups_is_judged_together():
+    admission, clock = window(start=4)
+    for _ in range(100):  # calls in progress
+        admission.start()
+    admission.start().set_up(2.0)  # ends slow start: 101 * DECREASE
+    cut = admission.limit
+    for _ in range(19):  # one late in twenty: under LATE_SHARE, but not none
         admission.start().set_up(0.05)
-    assert admission.limit == pytest.approx(101 * DECREASE + 10 / (101 * DECREASE), rel=0.01)
+    clock.now += INTERVAL
+    admission.start().set_up(2.0)
+    assert admission.limit == cut  # neither cut nor grown
+    for _ in range(10):  # an interval with none late: grows by GROWTH and one
+        admission.start().set_up(0.05)
+    clock.now += INTERVAL
+    admission.start().set_up(0.05)
+    assert admission.limit == pytest.approx(cut * (1 + GROWTH) + 1)
+    grown = admission.limit
+    for _ in range(5):  # an interval with a third late: cut to DECREASE of the calls running
+        admission.start().set_up(0.05)
+        admission.start().set_up(3.0)
+    clock.now += INTERVAL
+    admission.start().set_up(3.0)
+    assert admission.limit == pytest.approx(min(grown, admission.running * DECREASE))
 
 
 def test_the_window_stays_between_its_floor_and_the_engines_cap():
