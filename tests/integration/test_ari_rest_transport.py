@@ -68,7 +68,9 @@ async def test_calls_originate_over_their_own_sockets_and_send_the_rest_over_the
 async def test_originates_go_over_http_while_no_originate_socket_takes_rest(
         service, api, account, callbacks, phone):
     # As after a probe that found no REST there: dropping them instead would race
-    # their reconnection (a quarter second) against the originate.
+    # their reconnection (a quarter second) against the originate. Their own
+    # probes are settled first (a late answer sets carries_rest again).
+    await ready(service.ari.originators)
     for socket in service.ari.originators:
         socket.carries_rest = False
     assert not any(socket.takes_rest for socket in service.ari.originators)
