@@ -122,10 +122,6 @@ class Accounts:
         return Account(account_id, raw[b"name"].decode(), int(raw[b"credits"]),
                        raw[b"disabled"] == b"1", int(limit) if limit else None)
 
-    async def by_token(self, token: str) -> Account | None:
-        account_id = cast("bytes | None", await self.redis.get(token_index(token)))
-        return await self.get(account_id.decode()) if account_id else None
-
     async def _existing(self, account_id: str) -> str:
         """The account's key; KeyError when there is no such account."""
         key = account_key(account_id)

@@ -21,6 +21,3 @@ class DoNotCall:
     async def list(self) -> list[str]:
         members = cast("set[bytes]", await self.redis.smembers(DNC))  # replies are bytes
         return sorted(m.decode() for m in members)
-
-    async def contains(self, e164: str) -> bool:
-        return bool(await self.redis.sismember(DNC, e164))
