@@ -57,6 +57,7 @@ class Settings:
     sandbox_instance: str = "main"
     trunk_uri: str = "sip:127.0.0.1:5070"
     trunk_endpoint: str = "trunk"
+    test_numbers: bool = True  # the sandbox's test numbers (engine/routes.py)
     default_caller_id: str = "0000000000"
     cli_prefix: str = "4212222"
     regions: tuple[str, ...] = ("US", "CA", "GB", "GG", "JE", "IM", "SK")

@@ -105,6 +105,7 @@ RULES: dict[str, Rule] = {
     "sandbox_instance": matching(INSTANCE, "a name of a-z, 0-9, '_' or '-' (at most 32, "
                                  "starting with a letter or digit)"),
     "trunk_uri": matching(SIP_URI, "a SIP URI (e.g. sip:127.0.0.1:5070)"),
+    "test_numbers": Rule("1 or 0 (also true/false, yes/no, on/off)", lambda v: isinstance(v, bool)),
     "trunk_endpoint": matching(ENDPOINT, "a PJSIP endpoint name (no spaces, '/', '@', ',', '&')"),
     "default_caller_id": Rule("1-15 digits: all zeros, or an E.164 number that may be shown (not "
                               "emergency, short or premium: engine/caller_ids.py)", is_default_caller_id),

@@ -1,11 +1,12 @@
 """The Redis records, one aggregate each: accounts, the do-not-call list,
-the blocked destination prefixes, verifications. Key names live in engine.keys."""
+the blocked destination prefixes, verifications, softphones. Key names live in engine.keys."""
 from __future__ import annotations
 
 from redis.asyncio import Redis
 
 from engine.accounts import Account, Accounts, NewAccount
 from engine.dnc import DoNotCall
+from engine.phones import Phones
 from engine.prefixes import BlockedPrefixes
 from engine.retention import DEFAULT_RETENTION_SECONDS
 from engine.verifications import Verifications
@@ -26,3 +27,4 @@ class Store:
         self.prefixes = BlockedPrefixes(redis)
         self.verifications = Verifications(redis, code_key, retention_seconds)
         self.webhook_secrets = WebhookSecrets(redis)
+        self.phones = Phones(redis)

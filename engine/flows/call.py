@@ -39,11 +39,6 @@ class DialPlan:
     call_cap_seconds: int
     app_args: str = ""
 
-    @classmethod
-    def through_trunk(cls, e164: str, trunk_endpoint: str, **rest) -> DialPlan:
-        """The plan for `e164` (digits, no plus) over the PJSIP trunk endpoint."""
-        return cls(endpoint=f"PJSIP/{e164}@{trunk_endpoint}", **rest)
-
     def variables(self) -> dict:
         # Asterisk hangs up by itself at the cap, so no call outlives a dead engine.
         return {"TIMEOUT(absolute)": str(self.call_cap_seconds)}

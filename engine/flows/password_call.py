@@ -26,6 +26,7 @@ from engine.outcome import (
     TEMPORARY_FAILURE,
     CallOutcome,
 )
+from engine.routes import dial_endpoint
 
 if TYPE_CHECKING:
     from engine.settings import Settings
@@ -104,8 +105,8 @@ async def run(call: Call, verification: Verification, settings: Settings,
                                                   notify=waited_for)
 
     ring = verification.ring_seconds or settings.password_ring_seconds
-    dial = DialPlan.through_trunk(
-        verification.e164, settings.trunk_endpoint, caller_id=verification.caller_number,
+    dial = DialPlan(
+        endpoint=dial_endpoint(verification.e164, settings, store.phones), caller_id=verification.caller_number,
         ring_timeout=ring, call_cap_seconds=settings.call_cap_seconds,
         app_args=f"{NAME},{verification.id}")
     result = await password_call(call, dial, verification.spoken_code, on_progress)

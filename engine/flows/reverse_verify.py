@@ -26,6 +26,7 @@ from engine.outcome import (
     USER_BUSY,
     CallOutcome,
 )
+from engine.routes import dial_endpoint
 
 if TYPE_CHECKING:
     from engine.settings import Settings
@@ -107,8 +108,8 @@ async def run(call: Call, verification: Verification, settings: Settings,
         return await store.verifications.code_matches(verification.id, verification.code_hmac,
                                                       entered)
 
-    dial = DialPlan.through_trunk(
-        verification.e164, settings.trunk_endpoint,
+    dial = DialPlan(
+        endpoint=dial_endpoint(verification.e164, settings, store.phones),
         # Never an emergency or short number, even one stored before the rules.
         caller_id=shown_caller_id(verification.caller_id, settings.default_caller_id),
         ring_timeout=settings.ring_timeout, call_cap_seconds=settings.call_cap_seconds,
