@@ -6,6 +6,12 @@ start in time (HTTP 503, body 9), and jobs that waited too long end as
 expired instead of being dialled. What must hold: no wrong verdict, every
 accepted call dialled or ended explicitly, and calls still verified at no
 less than 90 % of the knee's rate. This reports the counts that say so.
+
+"Calls verified per second" is the rate of verdicts while they arrive: the
+verified calls over the time from the first verdict to the last. Counted from
+the first request instead, the span also holds one call's own length (ringing,
+the prompt, the keys: about 7 s), which a step run exactly at the knee would
+not pass either; that figure is reported beside it as `..._from_first_request`.
 """
 from __future__ import annotations
 
@@ -19,10 +25,12 @@ def summary(step: dict, attempts: list, invited: set[str], knee: float) -> dict:
     """Counts of one overload step from the load generator's attempts."""
     accepted = [a for a in attempts if a.accepted]
     matched = [a for a in accepted if a.verdict == "match"]
-    first = min((a.sent for a in attempts if a.sent), default=0.0)
-    last = max((a.verdict_at for a in matched), default=0.0)
-    span = last - first if matched and last > first else 0.0
-    rate = len(matched) / span if span else 0.0
+    sent = min((a.sent for a in attempts if a.sent), default=0.0)
+    times = sorted(a.verdict_at for a in matched)
+    span = times[-1] - times[0] if len(times) > 1 else 0.0
+    rate = (len(times) - 1) / span if span else 0.0
+    whole = times[-1] - sent if times and times[-1] > sent else 0.0
+    from_request = len(times) / whole if whole else 0.0
     return {
         "label": step["label"], "rate": step["rate"], "offered": len(attempts),
         "accepted": len(accepted),
@@ -33,4 +41,5 @@ def summary(step: dict, attempts: list, invited: set[str], knee: float) -> dict:
         "no_verdict": sum(not a.verdict for a in accepted),
         "verified_per_s": round(rate, 1),
         "verified_rate_over_knee": round(rate / knee, 3) if knee else None,
+        "verified_per_s_from_first_request": round(from_request, 1),
     }

@@ -185,12 +185,15 @@ def table(results: dict) -> str:
     if over:
         lines += ["", "overload (callverify above its knee): offered, accepted, refused by answer, "
                   "dialled, verified, wrong, ended undialled (e.g. expired), no verdict; "
-                  "verified per second, and over the knee's rate"]
+                  "verified per second while verdicts arrive, over the knee's rate, and "
+                  "counted from the first request"]
         lines += [f"  {o['label']:>26}: {o['offered']} offered, {o['accepted']} accepted, "
                   f"refused {o['refused'] or '-'}, {o['dialled']} dialled, {o['matched']} verified, "
                   f"{o['wrong']} wrong, {o['not_dialled_ended']} undialled, "
                   f"{o['no_verdict']} no verdict; {o['verified_per_s']}/s "
-                  f"({o['verified_rate_over_knee']})" for o in over]
+                  f"({o['verified_rate_over_knee']}; "
+                  f"{o.get('verified_per_s_from_first_request', '-')}/s from the first request)"
+                  for o in over]
     split = results.get("split") or {}
     if split.get("cpu_ms_per_verification"):
         parts = ", ".join(f"{k} {v:.1f} ms" for k, v in split["cpu_ms_per_verification"].items())

@@ -214,10 +214,13 @@ def test_the_overload_summary_counts_each_fate_of_a_call():
                        reason=reason, ended=True)
 
     attempts = [attempt("1", verdict="match", at=101.0), attempt("2", verdict="match", at=102.0),
+                attempt("7", verdict="match", at=103.0),
                 attempt("3", verdict="nomatch", at=102.0), attempt("4", response="HTTP 503"),
                 attempt("5", verdict="unanswered", at=160.0, reason="0"), attempt("6")]
-    got = summary({"label": "x", "rate": 30}, attempts, {"1", "2", "3"}, knee=2.0)
-    assert got == {"label": "x", "rate": 30, "offered": 6, "accepted": 5,
-                   "refused": {"HTTP 503": 1}, "dialled": 3, "matched": 2, "wrong": 1,
+    got = summary({"label": "x", "rate": 30}, attempts, {"1", "2", "3", "7"}, knee=2.0)
+    # three verdicts, one a second apart: 1 a second while they arrive; counted
+    # from the first request (100.0), three in three seconds
+    assert got == {"label": "x", "rate": 30, "offered": 7, "accepted": 6,
+                   "refused": {"HTTP 503": 1}, "dialled": 4, "matched": 3, "wrong": 1,
                    "not_dialled_ended": 1, "no_verdict": 1, "verified_per_s": 1.0,
-                   "verified_rate_over_knee": 0.5}
+                   "verified_rate_over_knee": 0.5, "verified_per_s_from_first_request": 1.0}
