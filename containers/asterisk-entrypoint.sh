@@ -6,7 +6,8 @@
 # Every {{name}} placeholder of the templates takes the environment variable
 # ASTERISK_<NAME> (upper case), so a placeholder added to asterisk/config is set
 # the same way. Defaults: HTTP/ARI 8088, SIP 5060 (UDP), AMI 5038, RTP
-# 10000-14999, trunk sip:127.0.0.1:5070, ARI and AMI user callverify.
+# 10000-14999, SIP bound to 127.0.0.1, trunk sip:127.0.0.1:5070, ARI and AMI
+# user callverify.
 # The ARI password is required: ASTERISK_ARI_PASSWORD, or a file named by
 # ASTERISK_ARI_PASSWORD_FILE (a mounted secret); none is baked into the image.
 # The AMI password is made afresh at each start unless given (nothing in
@@ -40,6 +41,7 @@ fi
 : "${ASTERISK_RTP_START:=10000}"
 : "${ASTERISK_RTP_END:=14999}"
 : "${ASTERISK_TRUNK_URI:=sip:127.0.0.1:5070}"
+: "${ASTERISK_SIP_BIND:=127.0.0.1}"
 : "${ASTERISK_ARI_USER:=callverify}"
 : "${ASTERISK_AMI_USER:=callverify}"
 : "${ASTERISK_AMI_PASSWORD:=$(random_token)}"
@@ -59,22 +61,25 @@ case "$ASTERISK_TRUNK_URI" in
     *) fail "ASTERISK_TRUNK_URI=$ASTERISK_TRUNK_URI: must be a SIP URI (e.g. sip:127.0.0.1:5070)" ;;
 esac
 
-# The trunk's host, as the sandbox derives it (asterisk/sandboxlib/configs.py):
-# the identify section matches calls coming back from it.
-trunk_host="$(printf '%s' "$ASTERISK_TRUNK_URI" \
+# The trunk's host, and host:port, as the sandbox derives them
+# (asterisk/sandboxlib/configs.py): the identify section matches requests from it.
+trunk_match="$(printf '%s' "$ASTERISK_TRUNK_URI" \
     | sed -e 's/^sips\{0,1\}://' -e 's/[;?].*//' -e 's/.*@//')"
-case "$trunk_host" in
-    \[*) trunk_host="$(printf '%s' "$trunk_host" | sed 's/^\[\([^]]*\)\].*/\1/')" ;;
-    *) trunk_host="${trunk_host%%:*}" ;;
+case "$trunk_match" in
+    \[*\]:*) trunk_host="$(printf '%s' "$trunk_match" | sed 's/^\[\([^]]*\)\].*/\1/')" ;;
+    \[*) trunk_host="$(printf '%s' "$trunk_match" | sed 's/^\[\([^]]*\)\].*/\1/')"
+          trunk_match="$trunk_host" ;;
+    *) trunk_host="${trunk_match%%:*}" ;;
 esac
 : "${ASTERISK_TRUNK_HOST:=$trunk_host}"
+: "${ASTERISK_TRUNK_MATCH:=$trunk_match}"
 modules="$(ls -d /usr/lib/*/asterisk/modules 2>/dev/null | head -n 1)"
 [ -n "$modules" ] || fail "no Asterisk modules directory under /usr/lib/*/asterisk/modules"
 : "${ASTERISK_MOD_DIR:=$modules}"
 export ASTERISK_INSTANCE ASTERISK_INST_DIR ASTERISK_HTTP_PORT ASTERISK_SIP_PORT \
     ASTERISK_AMI_PORT ASTERISK_RTP_START ASTERISK_RTP_END ASTERISK_TRUNK_URI \
-    ASTERISK_TRUNK_HOST ASTERISK_MOD_DIR ASTERISK_ARI_USER ASTERISK_ARI_PASSWORD \
-    ASTERISK_AMI_USER ASTERISK_AMI_PASSWORD
+    ASTERISK_TRUNK_HOST ASTERISK_TRUNK_MATCH ASTERISK_SIP_BIND ASTERISK_MOD_DIR \
+    ASTERISK_ARI_USER ASTERISK_ARI_PASSWORD ASTERISK_AMI_USER ASTERISK_AMI_PASSWORD
 
 umask 077
 for sub in etc run spool log lib db cache; do
