@@ -33,19 +33,22 @@ rootfs_stamp() {
 }
 
 import_base() {
+    local have=""
+    if "$PODMAN" image exists debian:sid; then
+        have="$("$PODMAN" image inspect --format \
+            '{{ index .Labels "io.callverify.rootfs-built-at" }}' debian:sid)"
+        case "$have" in
+            ''|'<no value>') return 0 ;;  # a debian:sid of another origin (a registry's): keep it
+        esac
+    fi
     if [ ! -f "$MARKER" ]; then
         say "no sandbox root at $ROOTFS: building it (asterisk/sandbox.py build)"
         "$PYTHON" "$ROOT/asterisk/sandbox.py" build
     fi
-    local stamp have
+    local stamp
     stamp="$(rootfs_stamp)"
-    have="$("$PODMAN" image inspect --format '{{ index .Labels "io.callverify.rootfs-built-at" }}' \
-        "$BASE" 2>/dev/null || true)"
-    if [ -n "$have" ] && [ "$have" = "$stamp" ]; then
+    if [ "$have" = "$stamp" ]; then
         return 0
-    fi
-    if [ -z "$have" ] && "$PODMAN" image exists "$BASE"; then
-        return 0        # a debian:sid of another origin (pulled from a registry): keep it
     fi
     say "importing $ROOTFS as $BASE (rootfs built $stamp)"
     # The root is shared and in use: only read it. Left out: the running
@@ -69,9 +72,9 @@ import_base() {
         --message "callverify: the Asterisk sandbox's Debian unstable root" \
         - "$BASE" >/dev/null || status=$?
     # tar's 1 is "a file changed while read": the root is in use, and what changed
-    # (logs, the instances' state) is left out above.
-    have="$("$PODMAN" image inspect --format '{{ index .Labels "io.callverify.rootfs-built-at" }}' \
-        "$BASE" 2>/dev/null || true)"
+    # (logs, the instances' state) is left out above. The label tells success.
+    have="$("$PODMAN" image inspect --format \
+        '{{ index .Labels "io.callverify.rootfs-built-at" }}' "$BASE" 2>/dev/null || true)"
     if [ "$have" != "$stamp" ]; then
         say "podman import of $ROOTFS failed (status $status)"
         return 1
@@ -89,9 +92,16 @@ for ca in "${PIP_CERT:-}" "${SSL_CERT_FILE:-}"; do
 done
 
 build() {   # build NAME CONTAINERFILE
+    local before after
+    before="$("$PODMAN" image inspect --format '{{.Id}}' "localhost/$1:latest" 2>/dev/null || true)"
     say "building localhost/$1"
     "$PODMAN" build --pull=never --layers -q "${pip_ca[@]}" -f "$ROOT/containers/$2" \
         -t "localhost/$1:latest" "$ROOT" >/dev/null
+    after="$("$PODMAN" image inspect --format '{{.Id}}' "localhost/$1:latest")"
+    # the image this build replaced, now untagged (kept if a container uses it)
+    if [ -n "$before" ] && [ "$before" != "$after" ]; then
+        "$PODMAN" rmi "$before" >/dev/null 2>&1 || true
+    fi
 }
 
 import_base
