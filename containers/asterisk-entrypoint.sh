@@ -12,9 +12,13 @@
 # ASTERISK_ARI_PASSWORD_FILE (a mounted secret); none is baked into the image.
 # The AMI password is made afresh at each start unless given (nothing in
 # callverify uses AMI). A bad or missing value exits 2 naming the variable.
+#
+#   callverify-asterisk [ASTERISK_ARGS...]   render, then asterisk -f
+#   callverify-asterisk render               render only (ASTERISK_TEMPLATES
+#                                            names the templates; the tests)
 set -eu
 
-TEMPLATES=/usr/share/callverify/asterisk/config
+TEMPLATES="${ASTERISK_TEMPLATES:-/usr/share/callverify/asterisk/config}"
 
 fail() {
     echo "callverify-asterisk: $*" >&2
@@ -73,9 +77,10 @@ case "$trunk_match" in
 esac
 : "${ASTERISK_TRUNK_HOST:=$trunk_host}"
 : "${ASTERISK_TRUNK_MATCH:=$trunk_match}"
-modules="$(ls -d /usr/lib/*/asterisk/modules 2>/dev/null | head -n 1)"
-[ -n "$modules" ] || fail "no Asterisk modules directory under /usr/lib/*/asterisk/modules"
-: "${ASTERISK_MOD_DIR:=$modules}"
+if [ -z "${ASTERISK_MOD_DIR:-}" ]; then
+    ASTERISK_MOD_DIR="$(ls -d /usr/lib/*/asterisk/modules 2>/dev/null | head -n 1)"
+    [ -n "$ASTERISK_MOD_DIR" ] || fail "no Asterisk modules directory under /usr/lib/*/asterisk/modules"
+fi
 export ASTERISK_INSTANCE ASTERISK_INST_DIR ASTERISK_HTTP_PORT ASTERISK_SIP_PORT \
     ASTERISK_AMI_PORT ASTERISK_RTP_START ASTERISK_RTP_END ASTERISK_TRUNK_URI \
     ASTERISK_TRUNK_HOST ASTERISK_TRUNK_MATCH ASTERISK_SIP_BIND ASTERISK_MOD_DIR \
@@ -112,4 +117,7 @@ if [ ! -e "$etc/indications.conf" ] && [ -r /etc/asterisk/indications.conf ]; th
     cp /etc/asterisk/indications.conf "$etc/indications.conf"
 fi
 
+if [ "${1:-}" = render ]; then
+    exit 0
+fi
 exec /usr/sbin/asterisk -f -C "$etc/asterisk.conf" "$@"

@@ -16,10 +16,21 @@ import aiohttp
 import pytest
 
 from tests.integration.conftest import CallbackSink, record_figure
-from tests.integration.container_pod import API_URL, TRUNK_PORT, Pod, build_images
+from tests.integration.container_pod import (
+    API_URL,
+    BUILD_TIMEOUT,
+    START_TIMEOUT,
+    TRUNK_PORT,
+    Pod,
+    build_images,
+)
 from tests.phones.phone import SipPhone
 
 SECRET = "PodSecret"
+# The first test also builds the images (the first time: the base import, and
+# the sandbox root if missing) and starts the pod: pyproject's 120 s per test
+# would cut that short.
+pytestmark = pytest.mark.timeout(BUILD_TIMEOUT + START_TIMEOUT + 300)
 
 
 @pytest.fixture(scope="module")
