@@ -16,7 +16,9 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$HERE")"
-export CONTAINERS_CONF="${CONTAINERS_CONF:-$HERE/containers.conf}"
+# absolute: podman's build helpers run in other directories
+CONTAINERS_CONF="$(realpath "${CONTAINERS_CONF:-$HERE/containers.conf}")"
+export CONTAINERS_CONF
 PODMAN="${PODMAN:-podman}"
 PYTHON="${PYTHON:-python3}"
 BASE="localhost/debian:sid"

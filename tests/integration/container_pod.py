@@ -24,6 +24,8 @@ POD_NAME = "callverify"
 CONTAINER_NAMES = ("asterisk", "redis", "service")
 REDIS_VOLUME = "callverify-redis"
 SECRETS_DIR = "/run/callverify-pod"
+# On the containers of a pod the tests started: theirs to remove if left over.
+TEST_MARK = "io.callverify.test"
 # The pod's own ports (docs/containers.md).
 ARI_URL = "http://127.0.0.1:8688"
 API_URL = "http://127.0.0.1:8690"
@@ -39,9 +41,10 @@ class PodError(RuntimeError):
 
 
 def podman_env() -> dict[str, str]:
-    """podman's environment: the repository's containers.conf unless one is given."""
-    return {**os.environ, "CONTAINERS_CONF": os.environ.get(
-        "CONTAINERS_CONF", str(CONTAINERS / "containers.conf"))}
+    """podman's environment: the repository's containers.conf unless one is given
+    (made absolute: podman's build helpers run in other directories)."""
+    conf = os.environ.get("CONTAINERS_CONF") or str(CONTAINERS / "containers.conf")
+    return {**os.environ, "CONTAINERS_CONF": str(Path(conf).resolve())}
 
 
 def podman(*args: str, timeout: float = 60.0, check: bool = True) -> subprocess.CompletedProcess:
@@ -86,26 +89,41 @@ class Pod:
 
     def __init__(self) -> None:
         self.had_volume = False
+        self.played = False  # stop() undoes nothing it did not start
         self.ari_auth: tuple[str, str] | None = None
 
     def container(self, name: str) -> str:
         return f"{POD_NAME}-{name}"
 
     def start(self) -> None:
+        """Play the pod file, marked as the tests'. A pod of the same name left by
+        a test run that was killed goes first; anyone else's stops the test."""
         if podman("pod", "exists", POD_NAME, check=False).returncode == 0:
-            raise PodError(f"a pod named {POD_NAME} exists already: stop it first "
-                           f"(podman kube down {POD_FILE.relative_to(ROOT)})")
+            mark = podman("container", "inspect", "--format",
+                          "{{ index .Config.Annotations \"" + TEST_MARK + "\" }}",
+                          self.container("service"), check=False).stdout.strip()
+            if mark != "1":
+                raise PodError(f"a pod named {POD_NAME} runs already: stop it first "
+                               f"(podman kube down {POD_FILE.relative_to(ROOT)})")
+            podman("kube", "down", str(POD_FILE), timeout=120, check=False)
+            podman("pod", "rm", "-f", POD_NAME, timeout=120, check=False)
         self.had_volume = podman("volume", "exists", REDIS_VOLUME, check=False).returncode == 0
-        podman("kube", "play", str(POD_FILE), timeout=120)
+        self.played = True
+        podman("kube", "play", "--annotation", f"{TEST_MARK}=1", str(POD_FILE), timeout=120)
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         """Until Asterisk is fully booted and ARI answers, the service's API answers
         and the service has its ARI applications registered."""
         deadline = time.monotonic() + timeout
-        self.ari_auth = ("callverify", self.read_secret("ari-password"))
-        waiting = "Asterisk fully booted"
+        waiting = "the pod's passwords"
         while time.monotonic() < deadline:
             self._check_running()
+            if waiting == "the pod's passwords":
+                password = podman("exec", self.container("asterisk"), "cat",
+                                  f"{SECRETS_DIR}/ari-password", check=False).stdout.strip()
+                if password:
+                    self.ari_auth = ("callverify", password)
+                    waiting = "Asterisk fully booted"
             if waiting == "Asterisk fully booted" and self.asterisk_booted():
                 waiting = "ARI"
             if waiting == "ARI" and _get(f"{ARI_URL}/ari/asterisk/info", self.ari_auth) == 200:
@@ -145,10 +163,6 @@ class Pod:
                 # the service may exit once while Redis starts (it is restarted)
                 raise PodError(f"container {name} exited {state[1]}\n" + self.logs())
 
-    def read_secret(self, name: str) -> str:
-        """A password the pod's init container made (never printed)."""
-        return podman("exec", self.container("service"), "cat", f"{SECRETS_DIR}/{name}").stdout.strip()
-
     def callverify(self, *args: str, timeout: float = 30.0) -> str:
         """The `callverify` CLI inside the pod's service container; its stdout."""
         return podman("exec", self.container("service"), "callverify", *args,
@@ -164,6 +178,8 @@ class Pod:
     def stop(self) -> None:
         """`podman kube down`, then whatever it left (a pod it could not remove, the
         Redis volume when this run made it)."""
+        if not self.played:
+            return
         podman("kube", "down", str(POD_FILE), timeout=120, check=False)
         if podman("pod", "exists", POD_NAME, check=False).returncode == 0:
             podman("pod", "rm", "-f", "-t", "5", POD_NAME, timeout=120, check=False)
