@@ -9,10 +9,11 @@ REDIS_DIR ?= /var/lib/callverify/redis
 REDIS_PORT ?= 6390
 # always: no acknowledged write lost in a host crash, at an fsync per write batch
 REDIS_APPENDFSYNC ?= everysec
-# php-cli runs docs/security.md's PHP receiver example in the tests.
-DEBS := redis-server sip-tester debootstrap php-cli
+# php-cli runs docs/security.md's PHP receiver example in the tests; podman,
+# runc and catatonit (the pod's pause process) build and run the containers.
+DEBS := redis-server sip-tester debootstrap php-cli podman runc catatonit
 
-.PHONY: test lint run deps venv sandbox sandbox-stop redis unit integration bench clean
+.PHONY: test lint run deps venv sandbox sandbox-stop redis unit integration bench image clean
 
 test: deps venv lint
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
@@ -44,6 +45,9 @@ deps:
 	command -v sipp >/dev/null || missing="$$missing sip-tester"; \
 	command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || missing="$$missing debootstrap"; \
 	command -v php >/dev/null || missing="$$missing php-cli"; \
+	command -v podman >/dev/null || missing="$$missing podman"; \
+	command -v runc >/dev/null || [ -x /usr/sbin/runc ] || missing="$$missing runc"; \
+	command -v catatonit >/dev/null || [ -x /usr/libexec/podman/catatonit ] || missing="$$missing catatonit"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
@@ -70,6 +74,12 @@ sandbox-stop:
 redis:
 	@REDIS_DIR=$(REDIS_DIR) REDIS_PORT=$(REDIS_PORT) REDIS_APPENDFSYNC=$(REDIS_APPENDFSYNC) \
 	  scripts/own-redis.sh
+
+# The OCI images callverify-asterisk and callverify (docs/containers.md), with
+# podman and containers/containers.conf; the first build imports the sandbox's
+# root as debian:sid (building that root if missing), later ones use the cache.
+image: deps
+	PYTHON=$(PY) containers/images.sh
 
 # Benchmark (issue 4): callverify against the same call in plain dialplan, on
 # the sandbox instance `bench` (ARI 8388, SIP 5360, phones on 5190) with its own
