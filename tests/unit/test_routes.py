@@ -2,8 +2,14 @@
 the sandbox's test numbers' loop, or the trunk."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from api.password_call import dialing_refusal as password_refusal
+from api.password_call_request import PasswordCallRequest, parse_body
+from api.reverse_verify import ReverseVerifyRequest, parse_request
+from api.reverse_verify import dialing_refusal as reverse_refusal
 from engine.routes import TEST_NUMBERS, dial_endpoint
 from engine.settings import Settings
 
@@ -33,3 +39,19 @@ def test_a_softphone_number_rings_its_own_endpoint_even_when_it_is_a_test_number
     assert dial_endpoint("421222202004", Settings(), phones) == "PJSIP/421222202004"
     assert dial_endpoint("12025550100", Settings(), phones) == "PJSIP/12025550100"
     assert dial_endpoint("12025550101", Settings(), phones) == "PJSIP/12025550101@testnumbers"
+
+
+@pytest.mark.parametrize("number", sorted(TEST_NUMBERS))
+def test_both_apis_take_the_test_numbers_as_they_are(number):
+    """The test numbers pass the APIs' number checks (phonenumbers validity and
+    region, the toll-fraud guard) with no exception for them: 202 555 01xx is a
+    valid US number, and stays dialable with test numbers off."""
+    settings = Settings()
+    reverse = parse_request([("api_key", "k" * 32), ("country_code", "1"),
+                             ("phone_number", number[1:]), ("code", "1234"),
+                             ("callback_url", "http://site.example/cb")])
+    assert isinstance(reverse, ReverseVerifyRequest) and reverse.e164 == number
+    assert reverse_refusal(reverse, settings) is None
+    password = parse_body(json.dumps({"phone_number": number}).encode())
+    assert isinstance(password, PasswordCallRequest) and password.e164 == number
+    assert password_refusal(password, settings) is None
