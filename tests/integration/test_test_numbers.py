@@ -112,6 +112,24 @@ async def test_password_call_to_each_number(service, password_call, number, q931
     assert bool(record["answer_time"]) is (final == "ANSWER")
 
 
+async def test_0106_forwards_with_a_diversion_header(service, password_call):
+    """The caller's side read the 181's Diversion header: Asterisk keeps the
+    number it names in REDIRECTING(to) (a 181 without the header leaves that
+    empty, though it is a redirect too)."""
+    seen: list[str | None] = []
+    rest = service.ari.rest
+    real_play = rest.play
+
+    async def play(channel_id, media, playback_id):
+        if not seen:  # answered: what the 181 told this channel
+            seen.append(await rest.channel_variable(channel_id, "REDIRECTING(to-num)"))
+        return await real_play(channel_id, media, playback_id)
+    rest.play = play
+    answer, record = await password_call("12025550106")
+    assert answer["is_redirect"] is True and record["is_redirect"] is True
+    assert seen == ["12025550106"]
+
+
 async def test_the_flood_window_applies_and_purge_lifts_it(service, api, account, callbacks):
     """A test number is flood-marked like any other (reverse verify answers 6);
     `callverify purge NUMBER` (api.admin.purge) lifts the mark and today's count."""
