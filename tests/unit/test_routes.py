@@ -11,7 +11,7 @@ from api.password_call_request import PasswordCallRequest, parse_body
 from api.reverse_verify import ReverseVerifyRequest, parse_request
 from api.reverse_verify import dialing_refusal as reverse_refusal
 from engine.routes import TEST_NUMBERS, dial_endpoint
-from engine.settings import Settings
+from engine.settings import Settings, SettingsError, load_settings
 
 
 def test_the_nine_test_numbers():
@@ -55,3 +55,17 @@ def test_both_apis_take_the_test_numbers_as_they_are(number):
     password = parse_body(json.dumps({"phone_number": number}).encode())
     assert isinstance(password, PasswordCallRequest) and password.e164 == number
     assert password_refusal(password, settings) is None
+
+
+@pytest.mark.parametrize("raw,on", [("0", False), ("off", False), ("1", True), ("yes", True)])
+def test_callverify_test_numbers_turns_them_on_and_off(raw, on):
+    settings = load_settings(env={"CALLVERIFY_TEST_NUMBERS": raw}, ari_password="x",
+                             redis_url="redis://127.0.0.1:1/0")
+    assert settings.test_numbers is on
+    assert dial_endpoint("12025550100", settings).endswith("@testnumbers") is on
+
+
+def test_a_bad_callverify_test_numbers_is_named():
+    with pytest.raises(SettingsError, match="CALLVERIFY_TEST_NUMBERS=maybe: must be 1 or 0"):
+        load_settings(env={"CALLVERIFY_TEST_NUMBERS": "maybe"}, ari_password="x",
+                      redis_url="redis://127.0.0.1:1/0")
