@@ -24,12 +24,30 @@ def render_template(text: str, values: dict) -> str:
     return _PLACEHOLDER.sub(sub, text)
 
 
-def _trunk_host(uri: str) -> str:
+def _trunk_host_port(uri: str) -> tuple[str, str]:
+    """The host (IPv6 without brackets) and port ("" when none) of a SIP URI."""
     rest = re.sub(r"^sips?:", "", uri).split(";", 1)[0].split("?", 1)[0]
     rest = rest.rsplit("@", 1)[-1]
     if rest.startswith("["):
-        return rest[1:rest.index("]")]
-    return rest.split(":", 1)[0]
+        host, _, tail = rest[1:].partition("]")
+        return host, tail.lstrip(":")
+    host, _, port = rest.partition(":")
+    return host, port
+
+
+def _trunk_host(uri: str) -> str:
+    return _trunk_host_port(uri)[0]
+
+
+def trunk_match(uri: str) -> str:
+    """What identifies a request as the trunk's: its host, and its port when the
+    URI names one (`127.0.0.1:5070`, `[::1]:5070`), so that other SIP peers on
+    the trunk's host (the instance's own test-number leg, softphones on
+    127.0.0.1) are not taken for the trunk."""
+    host, port = _trunk_host_port(uri)
+    if not port:
+        return host
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def templates_hash() -> str:
@@ -52,7 +70,8 @@ def render_configs(instance: str, state: dict) -> str:
     etc = os.path.join(inst_host, "etc")
     values = dict(state)
     values.update(inst_dir=instance_dir_in_rootfs(instance), mod_dir=MOD_DIR,
-                  trunk_host=_trunk_host(state["trunk_uri"]))
+                  trunk_host=_trunk_host(state["trunk_uri"]),
+                  trunk_match=trunk_match(state["trunk_uri"]))
     rendered = set()
     for src in sorted(glob.glob(os.path.join(CONFIG_DIR, "*.conf"))):
         name = os.path.basename(src)
