@@ -82,3 +82,10 @@ async def test_reverse_verify_to_a_phone_on_the_pods_trunk(pod, account, callbac
         assert [invite.request_user for invite in phone.invites] == ["15551230001"]
     finally:
         phone.cleanup()
+
+
+async def test_reverse_verify_to_test_number_2025550100_answered_by_the_pods_asterisk(
+        pod, account, callbacks):
+    """The image carries the test numbers: no phone, no trunk."""
+    assert await reverse_verify(pod, account, callbacks, "2025550100") == \
+        expected("2025550100", "1", "1")
