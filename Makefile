@@ -9,8 +9,9 @@ REDIS_DIR ?= /var/lib/callverify/redis
 REDIS_PORT ?= 6390
 # always: no acknowledged write lost in a host crash, at an fsync per write batch
 REDIS_APPENDFSYNC ?= everysec
-# php-cli runs docs/security.md's PHP receiver example in the tests.
-DEBS := redis-server sip-tester debootstrap php-cli
+# php-cli runs docs/security.md's PHP receiver example in the tests; baresip-core
+# is the real softphone of the softphone tests, driven through tmux.
+DEBS := redis-server sip-tester debootstrap php-cli baresip-core tmux
 
 .PHONY: test lint run deps venv sandbox sandbox-stop redis unit integration bench clean
 
@@ -44,6 +45,8 @@ deps:
 	command -v sipp >/dev/null || missing="$$missing sip-tester"; \
 	command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || missing="$$missing debootstrap"; \
 	command -v php >/dev/null || missing="$$missing php-cli"; \
+	command -v baresip >/dev/null || missing="$$missing baresip-core"; \
+	command -v tmux >/dev/null || missing="$$missing tmux"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \

@@ -24,12 +24,25 @@ def render_template(text: str, values: dict) -> str:
     return _PLACEHOLDER.sub(sub, text)
 
 
-def _trunk_host(uri: str) -> str:
+def _hostport(uri: str) -> str:
     rest = re.sub(r"^sips?:", "", uri).split(";", 1)[0].split("?", 1)[0]
-    rest = rest.rsplit("@", 1)[-1]
+    return rest.rsplit("@", 1)[-1]
+
+
+def _trunk_host(uri: str) -> str:
+    rest = _hostport(uri)
     if rest.startswith("["):
         return rest[1:rest.index("]")]
     return rest.split(":", 1)[0]
+
+
+def _trunk_match(uri: str) -> str:
+    """The trunk's identify match: its host, with its port when the URI has one,
+    so that a softphone registering from the trunk's host is not taken for the trunk."""
+    rest = _hostport(uri)
+    if rest.startswith("[") and "]:" not in rest:
+        return rest[1:rest.index("]")]
+    return rest
 
 
 def templates_hash() -> str:
@@ -52,7 +65,8 @@ def render_configs(instance: str, state: dict) -> str:
     etc = os.path.join(inst_host, "etc")
     values = dict(state)
     values.update(inst_dir=instance_dir_in_rootfs(instance), mod_dir=MOD_DIR,
-                  trunk_host=_trunk_host(state["trunk_uri"]))
+                  trunk_host=_trunk_host(state["trunk_uri"]),
+                  trunk_match=_trunk_match(state["trunk_uri"]))
     rendered = set()
     for src in sorted(glob.glob(os.path.join(CONFIG_DIR, "*.conf"))):
         name = os.path.basename(src)
