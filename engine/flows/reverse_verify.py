@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from engine.caller_ids import shown_caller_id
-from engine.flows.call import Call, CallEnded, DialPlan
+from engine.flows.call import SUBSCRIBER_ABSENT, Call, CallEnded, DialPlan
 from engine.flows.digits import collect_digits
 from engine.notifications import Notification
 from engine.outcome import (
@@ -131,7 +131,9 @@ def callback_reason(outcome: CallOutcome) -> str:
     """The seed callback's `reason`: empty when answered."""
     if outcome.answered:
         return ""
-    if outcome.failure == RING_TIMEOUT or outcome.cause in (NO_USER_RESPONSE, NO_ANSWER):
+    # Unreachable (a softphone with no device registered) is told as no answer.
+    if outcome.failure == RING_TIMEOUT or outcome.cause in (NO_USER_RESPONSE, NO_ANSWER,
+                                                            SUBSCRIBER_ABSENT):
         return "3"
     if outcome.failure:
         return "0"
