@@ -5,9 +5,12 @@ Asterisk database), so no file on the Asterisk host is edited, the account
 outlives a restart, and it works on any Asterisk ARI reaches (a container's too).
 
 The endpoint, its aor and its auth are all named after the number: a
-verification to it dials `PJSIP/<number>` (engine/routes.py), which rings
-every registered contact of it. The phone only receives calls: its context
-hangs up whatever it dials.
+verification to it rings every contact registered to the aor (engine/routes.py).
+The phone only receives calls: its context hangs up whatever it dials.
+
+An aor is pushed once, before any device registers, and never updated: a push
+writes the whole object back, and its contacts field then lists the devices
+registered at that moment, which would stay on as permanent contacts.
 """
 from __future__ import annotations
 

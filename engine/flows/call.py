@@ -17,9 +17,6 @@ from engine.ari.client import AriClient
 from engine.ari.rest import AriError
 
 ORIGINATE_TRIES = 3
-# Q.850 "subscriber absent": what a call to an endpoint of its own (a
-# softphone's) ends with while no device of it is registered.
-SUBSCRIBER_ABSENT = 20
 HANGUP_EVENTS = ("ChannelHangupRequest", "ChannelDestroyed", "StasisEnd")
 # Dial states that mean the phone is alerted: 180 Ringing, or 183 with early media.
 ALERTING = ("RINGING", "PROGRESS")
@@ -118,10 +115,6 @@ class Call:
             except AriError as exc:
                 if attempt and exc.status == 409:
                     break
-                if exc.status == 500 and await self._absent(endpoint):
-                    self.record.cause, self.record.cause_txt = SUBSCRIBER_ABSENT, "Subscriber absent"
-                    self._mark_ended()
-                    return False
                 transient = exc.status == 0 or exc.status >= 500
                 if not transient or attempt == ORIGINATE_TRIES - 1:
                     self.record.originate_error = str(exc)
@@ -146,18 +139,6 @@ class Call:
                     await on_ringing()
                     on_ringing = None
         except CallEnded:
-            return False
-
-    async def _absent(self, endpoint: str) -> bool:
-        """Whether `endpoint` is one of its own (no `@host` part: it is the
-        subscriber, like a registered softphone) with no device reachable.
-        ARI answers an originate to it "500 Allocation failed" at once."""
-        technology, _, resource = endpoint.partition("/")
-        if not resource or "@" in resource:
-            return False
-        try:
-            return await self.ari.rest.endpoint_state(technology, resource) == "offline"
-        except AriError:
             return False
 
     async def dial(self, plan: DialPlan,

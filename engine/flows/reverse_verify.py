@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from engine.caller_ids import shown_caller_id
-from engine.flows.call import SUBSCRIBER_ABSENT, Call, CallEnded, DialPlan
+from engine.flows.call import Call, CallEnded, DialPlan
 from engine.flows.digits import collect_digits
 from engine.notifications import Notification
 from engine.outcome import (
@@ -23,6 +23,7 @@ from engine.outcome import (
     NO_USER_RESPONSE,
     NORMAL_CLEARING,
     RING_TIMEOUT,
+    SUBSCRIBER_ABSENT,
     USER_BUSY,
     CallOutcome,
 )
@@ -131,7 +132,7 @@ def callback_reason(outcome: CallOutcome) -> str:
     """The seed callback's `reason`: empty when answered."""
     if outcome.answered:
         return ""
-    # Unreachable (a softphone with no device registered) is told as no answer.
+    # Unreachable (Q.850 20: a softphone with no device registered) is told as no answer.
     if outcome.failure == RING_TIMEOUT or outcome.cause in (NO_USER_RESPONSE, NO_ANSWER,
                                                             SUBSCRIBER_ABSENT):
         return "3"
