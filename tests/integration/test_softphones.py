@@ -7,14 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
 import subprocess
 from collections.abc import Callable, Iterator
 
 import aiohttp
 import pytest
 
+from api.service import Service
+from engine.settings import sandbox_state
 from engine.webhook_fields import PASSWORD_CALL_FIELDS
+from tests.conftest import free_port
 from tests.integration.api_harness import CALLVERIFY, callverify
+from tests.integration.conftest import SANDBOX, Api
 from tests.phones.softphone import Softphone
 
 PASSWORD_CALL = "/api/protected/api/auth/passwordcall"
@@ -183,3 +189,46 @@ async def test_a_number_with_a_phone_is_not_added_twice(add_phone, phone_env):
     assert listed(phone_env) == {RINGS: False}
     assert "has no softphone" in callverify(phone_env, "phone", "remove", ABSENT, expect=2)
     del first
+
+
+# CALLVERIFY_SIP_BIND: an instance of its own whose SIP and RTP listen on
+# 127.0.0.2 (as on a LAN address), and a phone on 127.0.0.3 (another device).
+BIND, DEVICE, LAN_INSTANCE, LAN = "127.0.0.2", "127.0.0.3", "softphone-lan", "12025550147"
+LAN_RTP = ("24800", "24999")  # beside the test (15000-19999) and bench (25000-29999) ranges
+
+
+@pytest.fixture(scope="module")
+def lan_sandbox(sandbox):
+    env = {**os.environ, "CALLVERIFY_SIP_BIND": BIND}
+    subprocess.run([*SANDBOX, "start", "--instance", LAN_INSTANCE, "--trunk-uri",
+                    sandbox["trunk_uri"], "--rtp-start", LAN_RTP[0], "--rtp-end", LAN_RTP[1],
+                    *(arg for name in ("http", "sip", "ami")
+                      for arg in (f"--{name}-port", str(free_port())))],
+                   env=env, check=True, timeout=120)
+    yield sandbox_state(LAN_INSTANCE)
+    subprocess.run([*SANDBOX, "stop", "--instance", LAN_INSTANCE], timeout=60)
+
+
+async def test_sip_bind_lets_a_phone_on_another_address_register_and_be_called(
+        lan_sandbox, settings, callbacks, phone_env, add_phone):
+    assert lan_sandbox["sip_bind"] == BIND
+    lan = {"ari_url": lan_sandbox["ari_url"], "ari_user": lan_sandbox["ari_user"],
+           "ari_password": lan_sandbox["ari_password"]}
+    phone_env.update({f"CALLVERIFY_{name.upper()}": value for name, value in lan.items()})
+    fields = add_phone(LAN)
+    assert fields["registrar"] == f"sip:{BIND}:{lan_sandbox['sip_port']}"
+    assert fields["domain"] == f"{BIND}:{lan_sandbox['sip_port']}"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as loopback:
+        loopback.bind(("127.0.0.1", lan_sandbox["sip_port"]))  # SIP is not on 127.0.0.1
+    async with Service(settings.replace(**lan)) as service, \
+            Softphone(fields, address=DEVICE) as device:
+        account = await service.store.accounts.create("lan", 10)
+        host, port = settings.listen_host_port
+        api = Api(f"http://{host}:{port}")
+        verifying = asyncio.create_task(reverse_verify(api, account, callbacks, LAN))
+        await device.incoming_call()
+        await device.established()
+        assert await device.hearing() == BIND  # the prompt's RTP comes from the bind address
+        await device.key("1234#")
+        assert (await verifying)["match"] == "1"
+        await device.closed()

@@ -39,8 +39,9 @@ REGISTER_REFUSED = re.compile(r"reg: \S+: (\d{3}) ")
 # ringing: "Incoming call from: ... sip:42122221234@127.0.0.1 - (press 'a' to accept)"
 INCOMING = re.compile(r"(?:answering call on line \d+ from |Incoming call from: .*?)sip:([^@\s>]+)@")
 ESTABLISHED = re.compile(r"Call established")
-# The first RTP packet of the call's audio arrived (the prompt has started)
-RECEIVING = re.compile(r"incoming rtp for 'audio' established")
+# The first RTP packet of the call's audio arrived (the prompt has started):
+# "stream: incoming rtp for 'audio' established, receiving from 127.0.0.1:22042"
+RECEIVING = re.compile(r"incoming rtp for 'audio' established, receiving from ([\d.]+):")
 CLOSED = re.compile(r"session closed|terminated \(duration")
 SILENCE_SECONDS = 120
 
@@ -49,22 +50,22 @@ class SoftphoneError(RuntimeError):
     pass
 
 
-def free_sip_port() -> int:
-    """A port whose UDP and TCP, and TCP one above (baresip's TLS), are free on 127.0.0.1."""
+def free_sip_port(address: str = "127.0.0.1") -> int:
+    """A port whose UDP and TCP, and TCP one above (baresip's TLS), are free on `address`."""
     for _ in range(50):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.bind(("127.0.0.1", 0))
+            probe.bind((address, 0))
             port = probe.getsockname()[1]
-        if port < 65000 and all(_free(port + step, kind) for step, kind in (
+        if port < 65000 and all(_free(address, port + step, kind) for step, kind in (
                 (0, socket.SOCK_DGRAM), (0, socket.SOCK_STREAM), (1, socket.SOCK_STREAM))):
             return port
     raise SoftphoneError("no free port for baresip")
 
 
-def _free(port: int, kind: int) -> bool:
+def _free(address: str, port: int, kind: int) -> bool:
     with socket.socket(socket.AF_INET, kind) as s:
         try:
-            s.bind(("127.0.0.1", port))
+            s.bind((address, port))
             return True
         except OSError:
             return False
@@ -82,10 +83,12 @@ class Softphone:
     """One baresip process in its own tmux session, with one account."""
 
     def __init__(self, fields: dict, *, password: str | None = None, answer: bool = True,
-                 regint: int = 60) -> None:
+                 regint: int = 60, address: str = "127.0.0.1") -> None:
         """`fields`: `callverify phone add`'s JSON; `password` replaces its password
-        (a wrong one); `answer`: answer by itself, or only ring."""
+        (a wrong one); `answer`: answer by itself, or only ring; `address`: the
+        phone's own (SIP and RTP)."""
         self.fields = fields
+        self.address = address
         self.password = fields["password"] if password is None else password
         self.answer, self.regint = answer, regint
         self.session = f"cvphone-{uuid.uuid4().hex[:8]}"
@@ -100,12 +103,12 @@ class Softphone:
 
     # -- life cycle -----------------------------------------------------------
     def write_config(self) -> None:
-        self.port = free_sip_port()
+        self.port = free_sip_port(self.address)
         write_silence(self.workdir / "silence.wav")
         (self.workdir / "config").write_text("\n".join([
             "poll_method epoll",
-            f"sip_listen 127.0.0.1:{self.port}",
-            "net_interface 127.0.0.1",
+            f"sip_listen {self.address}:{self.port}",
+            f"net_interface {self.address}",
             "rtp_ports 45000-45999",
             f"audio_source aufile,{self.workdir / 'silence.wav'}",
             "audio_player aubridge,nowhere",
@@ -130,18 +133,17 @@ class Softphone:
         self.log.touch()
         # The shell waits for a newline, so the log is piped before baresip prints.
         command = f"read go; exec {BARESIP} -f {self.workdir}"
+        self._started = True  # from here on, stop() ends the session
         self._tmux("new-session", "-d", "-s", self.session, "-x", "200", "-y", "50", command)
-        self._started = True
         self._tmux("pipe-pane", "-t", self.session, "-o", f"cat >> {self.log}")
         self._tmux("send-keys", "-t", self.session, "Enter")
         return self
 
     def stop(self) -> None:
-        """Quit baresip (it unregisters) and end the tmux session, always."""
+        """End the tmux session (and baresip with it), always."""
         if not self._started:
             return
         self._started = False
-        subprocess.run(["tmux", "send-keys", "-t", self.session, "q"], capture_output=True)
         subprocess.run(["tmux", "kill-session", "-t", self.session], capture_output=True)
 
     def cleanup(self) -> None:
@@ -150,9 +152,21 @@ class Softphone:
         if os.environ.get("CALLVERIFY_KEEP_PHONE_LOGS", "") in ("", "0"):
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    async def __aenter__(self) -> Softphone:
-        self.start()
+    async def quit(self, timeout: float = 3) -> None:
+        """Quit as a person would ('q': it unregisters first), then clean up."""
         try:
+            if self.running:
+                self._tmux("send-keys", "-t", self.session, "q")
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + timeout
+                while self.running and loop.time() < deadline:
+                    await asyncio.sleep(0.1)
+        finally:
+            self.cleanup()
+
+    async def __aenter__(self) -> Softphone:
+        try:
+            self.start()
             await self.registered()
         except BaseException:
             self.cleanup()
@@ -160,7 +174,7 @@ class Softphone:
         return self
 
     async def __aexit__(self, *exc) -> None:
-        self.cleanup()
+        await self.quit()
 
     @property
     def running(self) -> bool:
@@ -224,9 +238,10 @@ class Softphone:
         """Wait until the call is answered (by itself)."""
         await self.wait_for(ESTABLISHED, timeout, self._call_at)
 
-    async def hearing(self, timeout: float = 15) -> None:
-        """Wait until audio arrives on the call (the prompt has started)."""
-        await self.wait_for(RECEIVING, timeout, self._call_at)
+    async def hearing(self, timeout: float = 15) -> str:
+        """Wait until audio arrives on the call (the prompt has started); the
+        address it comes from."""
+        return (await self.wait_for(RECEIVING, timeout, self._call_at)).group(1)
 
     async def closed(self, timeout: float = 30) -> None:
         """Wait for the call to end."""
