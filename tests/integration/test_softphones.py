@@ -191,6 +191,14 @@ async def test_a_number_with_a_phone_is_not_added_twice(add_phone, phone_env):
     del first
 
 
+async def test_without_asterisk_phone_add_exits_1_and_list_cannot_say_registered(
+        add_phone, phone_env):
+    add_phone(RINGS)
+    away = {**phone_env, "CALLVERIFY_ARI_URL": f"http://127.0.0.1:{free_port()}"}
+    assert "ARI not reachable" in callverify(away, "phone", "add", WRONG, expect=1)
+    assert listed(away) == {RINGS: None}
+
+
 # CALLVERIFY_SIP_BIND: an instance of its own whose SIP and RTP listen on
 # 127.0.0.2 (as on a LAN address), and a phone on 127.0.0.3 (another device).
 BIND, DEVICE, LAN_INSTANCE, LAN = "127.0.0.2", "127.0.0.3", "softphone-lan", "12025550147"
