@@ -10,8 +10,9 @@ REDIS_PORT ?= 6390
 # always: no acknowledged write lost in a host crash, at an fsync per write batch
 REDIS_APPENDFSYNC ?= everysec
 # php-cli runs docs/security.md's PHP receiver example in the tests; podman,
-# runc and catatonit (the pod's pause process) build and run the containers.
-DEBS := redis-server sip-tester debootstrap php-cli podman runc catatonit
+# runc and catatonit (the pod's pause process) build and run the containers;
+# baresip-core is the real softphone of the softphone tests, driven through tmux.
+DEBS := redis-server sip-tester debootstrap php-cli podman runc catatonit baresip-core tmux
 
 .PHONY: test lint run deps venv sandbox sandbox-stop redis unit integration bench image clean
 
@@ -48,6 +49,8 @@ deps:
 	command -v podman >/dev/null || missing="$$missing podman"; \
 	command -v runc >/dev/null || [ -x /usr/sbin/runc ] || missing="$$missing runc"; \
 	command -v catatonit >/dev/null || [ -x /usr/libexec/podman/catatonit ] || missing="$$missing catatonit"; \
+	command -v baresip >/dev/null || missing="$$missing baresip-core"; \
+	command -v tmux >/dev/null || missing="$$missing tmux"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \

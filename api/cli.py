@@ -24,8 +24,8 @@ SERVICES = {"run": {"api", "engine", "delivery"}, "api": {"api"}, "engine": {"en
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command tree: account, webhook, dnc, prefix, purge, settings and the service
-    commands."""
+    """The command tree: account, webhook, dnc, prefix, phone, purge, settings and the
+    service commands."""
     parser = argparse.ArgumentParser(prog="callverify", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -85,6 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     prefix_actions.add_parser("list", help="print each blocked prefix and when")
     prefix_actions.add_parser("unblock", help="let calls to a prefix through again").add_argument(
         "prefix")
+
+    phone = commands.add_parser("phone", help="softphones that register to Asterisk for a number")
+    phone_actions = phone.add_subparsers(dest="action", required=True)
+    phone_actions.add_parser("add", help="make a SIP account for an E.164 number; prints its "
+                             "fields (the password once)").add_argument("number")
+    phone_actions.add_parser("remove", help="delete a number's softphone account").add_argument(
+        "number")
+    phone_actions.add_parser("list", help="the numbers with a softphone, and whether registered")
 
     commands.add_parser("purge", help="remove a number's verifications, deliveries and flood "
                         "marks (its do-not-call entry stays)").add_argument("number")
@@ -186,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
             output = asyncio.run(admin_command(args, settings))
             if output:
                 print(output)
+        elif args.command == "phone":
+            # Imported here: only this admin command needs ARI (and aiohttp).
+            from api.phone_admin import phone_main
+
+            return phone_main(args.action, getattr(args, "number", None), settings)
         else:
             log_output.configure()
             for line in warnings:

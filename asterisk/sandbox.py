@@ -9,7 +9,7 @@ with its own configuration rendered from ``asterisk/config/*.conf``.
 Command line::
 
     python3 asterisk/sandbox.py build [--force]
-    python3 asterisk/sandbox.py start [--instance NAME] [--trunk-uri URI]
+    python3 asterisk/sandbox.py start [--instance NAME] [--trunk-uri URI] [--sip-bind ADDR]
         [--http-port N] [--sip-port N] [--ami-port N] [--rtp-start N] [--rtp-end N]
     python3 asterisk/sandbox.py stop [--instance NAME]
     python3 asterisk/sandbox.py status [--instance NAME]     (exit 0 running, 3 not)
@@ -29,7 +29,7 @@ From Python (tests)::
 Cache: ``$CALLVERIFY_SANDBOX_DIR`` (default ``/var/lib/callverify/sandbox``)
 holding ``rootfs/`` and ``instances/<NAME>/state.json`` (mode 0600) with keys
 instance, ari_url, ari_user, ari_password, ami_user, ami_password, http_port,
-sip_port, ami_port, rtp_start, rtp_end, trunk_uri, pid, rootfs, instance_dir,
+sip_port, ami_port, rtp_start, rtp_end, trunk_uri, sip_bind, pid, rootfs, instance_dir,
 asterisk_conf, log_file, started_at, config_hash.
 
 This file is the entry point (command line and public API); the parts live in
@@ -88,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("start", help="start an instance (builds first if needed)")
     s.add_argument("--instance", default="main")
     s.add_argument("--trunk-uri")
+    s.add_argument("--sip-bind", help="address SIP and the softphones' RTP listen on "
+                   "(default: CALLVERIFY_SIP_BIND, else 127.0.0.1)")
     for opt in ("--http-port", "--sip-port", "--ami-port", "--rtp-start", "--rtp-end"):
         s.add_argument(opt, type=int)
     s.add_argument("--timeout", type=float, default=START_TIMEOUT)
@@ -112,9 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.cmd == "start":
             st = start(args.instance, trunk_uri=args.trunk_uri, http_port=args.http_port,
                        sip_port=args.sip_port, ami_port=args.ami_port,
-                       rtp_start=args.rtp_start, rtp_end=args.rtp_end, timeout=args.timeout)
+                       rtp_start=args.rtp_start, rtp_end=args.rtp_end, timeout=args.timeout,
+                       sip_bind=args.sip_bind)
             print(f"{args.instance}: running pid {st['pid']}, ARI {st['ari_url']} "
-                  f"(user {st['ari_user']}), SIP udp 127.0.0.1:{st['sip_port']} -> trunk "
+                  f"(user {st['ari_user']}), SIP udp {st['sip_bind']}:{st['sip_port']} -> trunk "
                   f"{st['trunk_uri']}, AMI 127.0.0.1:{st['ami_port']}, RTP "
                   f"{st['rtp_start']}-{st['rtp_end']}; state {state_path(args.instance)}")
         elif args.cmd == "stop":

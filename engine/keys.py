@@ -9,7 +9,8 @@ CALLVERIFY_RETENTION_DAYS after they are written; the dead list's entries as
 long after they were given up; flood marks and per-prefix counters with
 their window. Kept until an operator changes them, by design: accounts and
 their key and token indexes, caller-ID lists, webhooks and signing secrets,
-the do-not-call list, blocked prefixes and the code's HMAC key. The call
+the do-not-call list, blocked prefixes, the softphones' numbers and the
+code's HMAC key. The call
 queue holds verification ids only; the wake-up list is trimmed.
 """
 from __future__ import annotations
@@ -30,6 +31,10 @@ ENGINE_CAPACITY = "cv:engines:capacity"
 PROGRESS_CHANNEL = "cv:progress"
 # The do-not-call set
 DNC = "cv:dnc"
+# The softphones' numbers (a set; `callverify phone add`), and the pub/sub
+# channel each change is announced on, so engines route a new phone at once.
+PHONES = "cv:phones"
+PHONES_CHANNEL = "cv:phones:changed"
 # Deliveries (callbacks and webhooks): due times, wake-ups, the given-up ones
 DUE = "cv:deliveries:due"
 WAKE = "cv:deliveries:wake"

@@ -10,6 +10,9 @@ NORMAL_CLEARING = 16
 USER_BUSY = 17
 NO_USER_RESPONSE = 18
 NO_ANSWER = 19
+# A softphone's number with no device registered (asterisk/config/extensions.conf
+# [callverify-phones]), as an unreachable phone: "subscriber absent".
+SUBSCRIBER_ABSENT = 20
 CALL_REJECTED = 21
 CONGESTION_CAUSES = {34, 38, 41, 42, 44}
 REDIRECTED = 23  # "redirected to new destination": a 3xx

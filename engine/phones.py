@@ -1,8 +1,27 @@
 """The numbers whose softphone accounts callverify created on Asterisk
-(`callverify phone add`): a verification to one of them rings that phone."""
+(`callverify phone add`): a verification to one of them rings that phone.
+
+The set lives in Redis; each engine keeps a copy (`numbers`) that `follow`
+keeps fresh: read when the engine starts, and again on every change announced
+on PHONES_CHANNEL, so a phone added while the engine runs is rung by the next
+call (after the announcement's trip through Redis). While the subscription is
+down changes are missed; it is made again within a second of Redis answering,
+and the set read again then.
+"""
 from __future__ import annotations
 
+import asyncio
+import logging
+from typing import cast
+
 from redis.asyncio import Redis
+
+from engine.keys import PHONES, PHONES_CHANNEL
+
+log = logging.getLogger(__name__)
+RESUBSCRIBE_SECONDS = 1.0
+# How long one wait for a message lasts, so `follow` sees its stop signal in time.
+READ_SECONDS = 1.0
 
 
 class Phones:
@@ -14,3 +33,46 @@ class Phones:
 
     def __contains__(self, e164: object) -> bool:
         return e164 in self.numbers
+
+    async def add(self, e164: str) -> bool:
+        """Add a number (False if it was there); the engines hear of it at once."""
+        added = bool(await self.redis.sadd(PHONES, e164))
+        await self.redis.publish(PHONES_CHANNEL, e164)
+        return added
+
+    async def remove(self, e164: str) -> bool:
+        """Remove a number (False if it was not there); the engines hear of it at once."""
+        removed = bool(await self.redis.srem(PHONES, e164))
+        await self.redis.publish(PHONES_CHANNEL, e164)
+        return removed
+
+    async def list(self) -> list[str]:
+        members = cast("set[bytes]", await self.redis.smembers(PHONES))  # replies are bytes
+        return sorted(m.decode() for m in members)
+
+    async def refresh(self) -> None:
+        """Read the set into `numbers`."""
+        self.numbers = frozenset(await self.list())
+
+    async def follow(self, done: asyncio.Event) -> None:
+        """Keep `numbers` fresh until `done` is set (see the module's docstring)."""
+        while not done.is_set():
+            pubsub = self.redis.pubsub()
+            try:
+                await pubsub.subscribe(PHONES_CHANNEL)
+                while not done.is_set():
+                    # A read timeout of its own: the client's socket_timeout is for commands.
+                    message = await pubsub.get_message(timeout=READ_SECONDS)
+                    # Read first when the subscription holds (Redis confirms it),
+                    # so no change made after that read is missed.
+                    if message is not None and message["type"] in ("subscribe", "message"):
+                        await self.refresh()
+            except Exception as exc:  # Redis down, or refused (e.g. an ACL without SUBSCRIBE)
+                log.warning("softphone list subscription lost (%s); subscribing again",
+                            type(exc).__name__)
+                try:
+                    await asyncio.wait_for(done.wait(), RESUBSCRIBE_SECONDS)
+                except TimeoutError:
+                    pass
+            finally:
+                await pubsub.aclose()

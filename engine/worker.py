@@ -59,20 +59,24 @@ class Engine:
 
     async def run(self) -> None:
         """Take jobs until `stop_taking` (see `drain` for the calls in progress),
-        keeping this engine's `capacity` in Redis meanwhile.
+        keeping this engine's `capacity` in Redis and its copy of the softphones'
+        numbers fresh meanwhile.
 
         Every wait is short and the loop checks the stop flag, so stopping
         never cancels a blocked Redis read (redis-py can lose a cancellation
         there and hang).
         """
         done_taking = asyncio.Event()
-        reporting = asyncio.get_running_loop().create_task(
-            self.capacity_report.run(self.capacity, done_taking))
+        # The softphones' numbers before the first job, so none goes out the trunk.
+        await self.store.phones.refresh()
+        loop = asyncio.get_running_loop()
+        helpers = [loop.create_task(self.capacity_report.run(self.capacity, done_taking)),
+                   loop.create_task(self.store.phones.follow(done_taking))]
         try:
             await self._take_jobs()
         finally:
             done_taking.set()
-            await asyncio.wait([reporting], timeout=5)
+            await asyncio.wait(helpers, timeout=5)
 
     async def _take_jobs(self) -> None:
         await self.queue.ensure_group()

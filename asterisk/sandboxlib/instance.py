@@ -34,7 +34,7 @@ def _healthy(state: dict | None) -> bool:
 def start(instance: str = "main", trunk_uri: str | None = None, http_port: int | None = None,
           sip_port: int | None = None, ami_port: int | None = None,
           rtp_start: int | None = None, rtp_end: int | None = None,
-          timeout: float = START_TIMEOUT) -> dict:
+          timeout: float = START_TIMEOUT, sip_bind: str | None = None) -> dict:
     """Start (or keep) a chrooted Asterisk instance; return its state dict."""
     require_root()
     check_instance_name(instance)
@@ -43,7 +43,8 @@ def start(instance: str = "main", trunk_uri: str | None = None, http_port: int |
         old = load_state(instance)
         wanted = wanted_settings(instance, old, {
             "trunk_uri": trunk_uri, "http_port": http_port, "sip_port": sip_port,
-            "ami_port": ami_port, "rtp_start": rtp_start, "rtp_end": rtp_end})
+            "ami_port": ami_port, "rtp_start": rtp_start, "rtp_end": rtp_end,
+            "sip_bind": sip_bind})
         wanted["config_hash"] = templates_hash()
         install_prompts()
         if old and _healthy(old) and all(old.get(k) == wanted[k] for k in wanted):

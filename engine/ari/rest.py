@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import aiohttp
 import orjson
@@ -170,6 +171,49 @@ class AriRest:
 
     async def asterisk_info(self) -> dict:
         return await self.request("GET", "/asterisk/info")
+
+    async def endpoint_state(self, technology: str, resource: str) -> str | None:
+        """An endpoint's state ("online", "offline", "unknown"); None if Asterisk has no such endpoint."""
+        try:
+            found = await self.request("GET", f"/endpoints/{technology}/{resource}")
+        except AriError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return found.get("state") if found else None
+
+    async def config_object(self, config_class: str, object_type: str,
+                            object_id: str) -> dict[str, str] | None:
+        """A sorcery object's fields (`GET /asterisk/config/dynamic/...`); None if there is none."""
+        try:
+            fields = await self.request("GET", _config_path(config_class, object_type, object_id))
+        except AriError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return {f["attribute"]: f["value"] for f in fields or ()}
+
+    async def put_config_object(self, config_class: str, object_type: str, object_id: str,
+                                fields: dict[str, str]) -> None:
+        """Create or update a sorcery object through ARI's configuration push (the
+        object type needs a writable wizard in sorcery.conf, such as astdb)."""
+        body = {"fields": [{"attribute": k, "value": v} for k, v in fields.items()]}
+        await self.request("PUT", _config_path(config_class, object_type, object_id), body=body)
+
+    async def delete_config_object(self, config_class: str, object_type: str,
+                                   object_id: str) -> bool:
+        """Delete a pushed sorcery object. False when there was none (404)."""
+        try:
+            await self.request("DELETE", _config_path(config_class, object_type, object_id))
+            return True
+        except AriError as exc:
+            if exc.status == 404:
+                return False
+            raise
+
+
+def _config_path(config_class: str, object_type: str, object_id: str) -> str:
+    return f"/asterisk/config/dynamic/{config_class}/{object_type}/{quote(object_id, safe='')}"
 
 
 def _param(value: Any) -> Any:

@@ -23,6 +23,7 @@ from engine.outcome import (
     NO_USER_RESPONSE,
     NORMAL_CLEARING,
     RING_TIMEOUT,
+    SUBSCRIBER_ABSENT,
     USER_BUSY,
     CallOutcome,
 )
@@ -131,7 +132,9 @@ def callback_reason(outcome: CallOutcome) -> str:
     """The seed callback's `reason`: empty when answered."""
     if outcome.answered:
         return ""
-    if outcome.failure == RING_TIMEOUT or outcome.cause in (NO_USER_RESPONSE, NO_ANSWER):
+    # Unreachable (Q.850 20: a softphone with no device registered) is told as no answer.
+    if outcome.failure == RING_TIMEOUT or outcome.cause in (NO_USER_RESPONSE, NO_ANSWER,
+                                                            SUBSCRIBER_ABSENT):
         return "3"
     if outcome.failure:
         return "0"

@@ -49,10 +49,8 @@ def test_the_entrypoint_renders_every_template_as_the_sandbox(tmp_path, trunk_ur
     assert done.returncode == 0, done.stderr
     # the values the sandbox renders with (asterisk/sandboxlib/configs.render_configs)
     values = {**state, "inst_dir": str(tmp_path),
-              "trunk_host": configs._trunk_host(trunk_uri)}
-    for derived in ("trunk_match", "_trunk_match"):
-        if hasattr(configs, derived):
-            values["trunk_match"] = getattr(configs, derived)(trunk_uri)
+              "trunk_host": configs._trunk_host(trunk_uri),
+              "trunk_match": configs.trunk_match(trunk_uri)}
     names = sorted(path.name for path in TEMPLATES.glob("*.conf"))
     assert sorted(path.name for path in (tmp_path / "etc").glob("*.conf")) == names
     for name in names:

@@ -74,6 +74,7 @@ async def test_busy_never_plays():
     (CallOutcome(cause=17), "5"),
     (CallOutcome(failure="ring_timeout", cause=16), "3"),
     (CallOutcome(cause=19), "3"),
+    (CallOutcome(cause=20), "3"),  # a softphone with no device registered
     (CallOutcome(cause=34), "8"),
     (CallOutcome(cause=38), "8"),
     (CallOutcome(cause=21), "1"),

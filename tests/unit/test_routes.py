@@ -34,10 +34,12 @@ def test_other_numbers_go_to_the_trunk(number):
     assert dial_endpoint(number, Settings(trunk_endpoint="carrier")) == f"PJSIP/{number}@carrier"
 
 
-def test_a_softphone_number_rings_its_own_endpoint_even_when_it_is_a_test_number():
+def test_a_softphone_number_rings_its_devices_even_when_it_is_a_test_number():
     phones = frozenset({"12025550100", "421222202004"})
-    assert dial_endpoint("421222202004", Settings(), phones) == "PJSIP/421222202004"
-    assert dial_endpoint("12025550100", Settings(), phones) == "PJSIP/12025550100"
+    assert dial_endpoint("421222202004", Settings(), phones) == \
+        "Local/421222202004@callverify-phones/n"
+    assert dial_endpoint("12025550100", Settings(), phones) == \
+        "Local/12025550100@callverify-phones/n"
     assert dial_endpoint("12025550101", Settings(), phones) == "PJSIP/12025550101@testnumbers"
 
 

@@ -50,7 +50,8 @@ class Values(dict):
 
 
 def test_the_loop_leg_and_the_trunk_are_told_apart_by_port():
-    values = Values(sip_port=5460, trunk_uri="sip:127.0.0.1:5470", trunk_match="127.0.0.1:5470")
+    values = Values(sip_port=5460, sip_bind="127.0.0.1", trunk_uri="sip:127.0.0.1:5470",
+                    trunk_match="127.0.0.1:5470")
     text = render_template(PJSIP.read_text(), values)
     conf = sections(text)
     assert conf[("trunk", "identify")]["match"] == "127.0.0.1:5470"
