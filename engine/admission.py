@@ -15,6 +15,11 @@ window:
 - then the set-ups of each INTERVAL seconds are judged together: when more
   than LATE_SHARE of them were late, the limit is cut to DECREASE times the
   calls in progress; when none was, it grows by GROWTH (and one more);
+- the limit grows only while it is used: in slow start while at least half
+  the window is taken, afterwards when the window was full during the
+  interval. A limit never tried under load would let the next burst start
+  more calls at once than were ever carried (a load that ends leaves the
+  limit where the last full interval put it);
 - the limit stays between FLOOR and the engine's own cap (max_concurrent_calls).
 
 A call holds its place from its start to its end. Jobs not started wait in
@@ -49,6 +54,7 @@ class Admission:
         self._clock = clock
         self._interval_start = clock()
         self._set_ups = self._late = 0
+        self._full = False  # the window was full at some point of this interval
         self._room = asyncio.Event()
         self._room.set()
 
@@ -61,6 +67,7 @@ class Admission:
         """True once a call may start; False if none may after `timeout` seconds."""
         if self.free > 0:
             return True
+        self._full = True
         self._room.clear()
         try:
             async with asyncio.timeout(timeout):
@@ -73,6 +80,7 @@ class Admission:
         """A call starts: it holds a place until `Place.release`."""
         self.running += 1
         if self.free <= 0:
+            self._full = True
             self._room.clear()
         return Place(self)
 
@@ -87,7 +95,7 @@ class Admission:
             if late:
                 self.slow_start = False
                 self._cut()
-            else:
+            elif 2 * self.running >= self.limit:
                 self.limit = min(float(self.ceiling), self.limit + 1)
         else:
             self._set_ups += 1
@@ -96,9 +104,10 @@ class Admission:
             if now - self._interval_start >= INTERVAL:
                 if self._late > LATE_SHARE * self._set_ups:
                     self._cut()
-                elif not self._late:
+                elif not self._late and self._full:
                     self.limit = min(float(self.ceiling), self.limit * (1 + GROWTH) + 1)
                 self._interval_start, self._set_ups, self._late = now, 0, 0
+                self._full = self.free <= 0
         if self.free > 0:
             self._room.set()
 

@@ -36,9 +36,29 @@ async def test_calls_start_only_while_the_window_has_room_and_hold_it_to_their_e
 
 def test_set_ups_in_time_keep_the_window_ahead_of_a_load_it_carries():
     admission, _ = window(start=4)
-    for _ in range(100):  # slow start: one more place per call set up in time
-        admission.start().set_up(0.05)
-    assert admission.limit == 104 and admission.free == 4
+    for _ in range(100):  # slow start: one more place per call set up in time,
+        admission.start().set_up(0.05)  # from the second (half the window taken)
+    assert admission.limit == 103 and admission.free == 3
+
+
+def test_a_window_that_is_not_used_does_not_grow():
+    admission, clock = window(start=50)
+    for _ in range(20):  # a light load in slow start: each call ends before the next
+        place = admission.start()
+        place.set_up(0.05)
+        place.release()
+    assert admission.limit == 50
+    places = [admission.start() for _ in range(30)]
+    admission.start().set_up(2.0)  # ends slow start: 31 * DECREASE
+    cut = admission.limit
+    for place in places:  # the load ends
+        place.release()
+    for _ in range(3):  # quiet intervals, the window never full: no growth
+        clock.now += INTERVAL
+        place = admission.start()
+        place.set_up(0.05)
+        place.release()
+    assert admission.limit == cut
 
 
 def test_the_first_late_set_up_ends_slow_start_and_cuts_below_the_calls_in_progress():
