@@ -111,6 +111,11 @@ def goals(results: dict) -> list[dict]:
     l2c = (ref.get("last_digit_to_verdict_ms") or {}).get("p99")
     add(f"last-digit-to-callback p99 @{_fmt(ref.get('rate'))}/s", l2c, "<= 100 ms",
         None if l2c is None else l2c <= 100, " ms")
+    for o in (results.get("overload") or [])[1:]:
+        held = o.get("verified_rate_over_sustained_knee")
+        add(f"{o['label']}: verified/s over the knee's sustained (1x), wrong",
+            None if held is None else f"{held}, {o['wrong']} wrong", ">= 0.9, 0 wrong",
+            None if held is None else held >= 0.9 and not o["wrong"])
     rps = (fd.get("callverify") or {}).get("accepted_per_s")
     workers = f" ({fd['workers']} workers each)" if fd.get("workers", 1) > 1 else ""
     add("front door accepted/s" + workers, rps, ">= 2000", None if rps is None else rps >= 2000)
@@ -191,7 +196,8 @@ def table(results: dict) -> str:
                   f"refused {o['refused'] or '-'}, {o['dialled']} dialled, {o['matched']} verified, "
                   f"{o['wrong']} wrong, {o['not_dialled_ended']} undialled, "
                   f"{o['no_verdict']} no verdict; {o['verified_per_s']}/s "
-                  f"({o['verified_rate_over_knee']}; "
+                  f"({o['verified_rate_over_knee']}; over the knee's sustained "
+                  f"{o.get('verified_rate_over_sustained_knee', '-')}; "
                   f"{o.get('verified_per_s_from_first_request', '-')}/s from the first request)"
                   for o in over]
     split = results.get("split") or {}

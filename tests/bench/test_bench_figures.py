@@ -223,4 +223,8 @@ def test_the_overload_summary_counts_each_fate_of_a_call():
     assert got == {"label": "x", "rate": 30, "offered": 7, "accepted": 6,
                    "refused": {"HTTP 503": 1}, "dialled": 4, "matched": 3, "wrong": 1,
                    "not_dialled_ended": 1, "no_verdict": 1, "verified_per_s": 1.0,
-                   "verified_rate_over_knee": 0.5, "verified_per_s_from_first_request": 1.0}
+                   "verified_rate_over_knee": 0.5, "verified_per_s_from_first_request": 1.0,
+                   "verified_rate_over_sustained_knee": None}
+    held = summary({"label": "x", "rate": 30}, attempts, {"1", "2", "3", "7"}, knee=2.0,
+                   sustained=0.8)
+    assert held["verified_rate_over_sustained_knee"] == 1.25
