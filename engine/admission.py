@@ -8,18 +8,19 @@ engine starts a call only while fewer than `limit` calls are in progress,
 and adapts `limit` to how long set-ups take, as TCP adapts its congestion
 window:
 
-- until a set-up is late (over TARGET_SECONDS), each set-up in time grows
-  the limit by one (slow start: it keeps ahead of the calls in progress, so
-  a load the machine carries is never held back); the first late one cuts
-  it to DECREASE times the calls in progress;
+- until a set-up is late (over TARGET_SECONDS) or an interval slow (below),
+  each set-up in time grows the limit by one (slow start: it keeps ahead of
+  the calls in progress, so a load the machine carries is never held back);
+  the first late one cuts it to DECREASE times the calls in progress;
 - then the set-ups of each INTERVAL seconds are judged together: when more
-  than LATE_SHARE of them were late, the limit is cut to DECREASE times the
-  calls in progress; when none was, it grows by GROWTH (and one more);
+  than LATE_SHARE of them were late, or more than SLOW_SHARE took over
+  SLOW_SECONDS (Asterisk lagging before set-ups are late), the limit is cut
+  to DECREASE times the calls in progress; when none was late, it grows by
+  GROWTH (and one more);
 - the limit grows only while it is used: in slow start while at least half
   the window is taken, afterwards when the window was full during the
   interval. A limit never tried under load would let the next burst start
-  more calls at once than were ever carried (a load that ends leaves the
-  limit where the last full interval put it);
+  more calls at once than were ever carried;
 - the limit stays between FLOOR and the engine's own cap (max_concurrent_calls).
 
 A call holds its place from its start to its end. Jobs not started wait in
@@ -32,9 +33,11 @@ import asyncio
 import time
 
 TARGET_SECONDS = 1.0  # a set-up slower than this is late (the bench's establishment threshold)
+SLOW_SECONDS = 0.5
 DECREASE = 0.85
-GROWTH = 0.05
+GROWTH = 0.02
 LATE_SHARE = 0.1
+SLOW_SHARE = 0.5
 INTERVAL = 1.0  # seconds of set-ups judged together
 FLOOR = 4
 START = 32
@@ -53,7 +56,7 @@ class Admission:
         self.slow_start = True
         self._clock = clock
         self._interval_start = clock()
-        self._set_ups = self._late = 0
+        self._set_ups = self._late = self._slow = 0
         self._full = False  # the window was full at some point of this interval
         self._room = asyncio.Event()
         self._room.set()
@@ -79,39 +82,42 @@ class Admission:
     def start(self) -> Place:
         """A call starts: it holds a place until `Place.release`."""
         self.running += 1
-        if self.free <= 0:
+        if self.running >= int(self.limit):
             self._full = True
             self._room.clear()
         return Place(self)
 
     def _release(self) -> None:
         self.running = max(0, self.running - 1)
-        if self.free > 0:
+        if self.running < int(self.limit):
             self._room.set()
 
     def _took(self, seconds: float) -> None:
         late = seconds > self.target
-        if self.slow_start:
-            if late:
-                self.slow_start = False
-                self._cut()
-            elif 2 * self.running >= self.limit:
+        self._set_ups += 1
+        self._late += late
+        self._slow += seconds > SLOW_SECONDS
+        now = self._clock()
+        judged = now - self._interval_start >= INTERVAL
+        n = self._set_ups
+        if self.slow_start and (late or judged and self._slow > SLOW_SHARE * n):
+            self._cut()
+        elif self.slow_start:
+            if 2 * self.running >= self.limit:
                 self.limit = min(float(self.ceiling), self.limit + 1)
-        else:
-            self._set_ups += 1
-            self._late += late
-            now = self._clock()
-            if now - self._interval_start >= INTERVAL:
-                if self._late > LATE_SHARE * self._set_ups:
-                    self._cut()
-                elif not self._late and self._full:
-                    self.limit = min(float(self.ceiling), self.limit * (1 + GROWTH) + 1)
-                self._interval_start, self._set_ups, self._late = now, 0, 0
-                self._full = self.free <= 0
-        if self.free > 0:
+        elif judged:
+            if self._late > LATE_SHARE * n or self._slow > SLOW_SHARE * n:
+                self._cut()
+            elif not self._late and self._full:
+                self.limit = min(float(self.ceiling), self.limit * (1 + GROWTH) + 1)
+        if judged:
+            self._interval_start, self._set_ups, self._late, self._slow = now, 0, 0, 0
+            self._full = self.running >= int(self.limit)
+        if self.running < int(self.limit):
             self._room.set()
 
     def _cut(self) -> None:
+        self.slow_start = False
         self.limit = max(float(self.floor), min(self.limit, self.running * DECREASE))
 
 

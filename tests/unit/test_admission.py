@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.admission import DECREASE, GROWTH, INTERVAL, Admission
+from engine.admission import DECREASE, GROWTH, INTERVAL, SLOW_SECONDS, Admission
 from engine.flows.call import Call
 from tests.unit.scripted_ari import ScriptedAri, answered, failed
 
@@ -124,3 +124,15 @@ async def test_a_call_reports_its_set_up_once(script, placed):
     call.on_set_up = reports.append
     assert await call.place(endpoint="PJSIP/1@trunk", caller_id="0", ring_timeout=5) is placed
     assert len(reports) == 1 and 0 <= reports[0] < 1 and call.on_set_up is None
+
+
+def test_slow_start_ends_on_an_interval_of_slow_set_ups_before_any_is_late():
+    admission, clock = window(start=4)
+    places = [admission.start() for _ in range(10)]
+    for place in places:
+        place.set_up(SLOW_SECONDS + 0.1)  # slow, none late
+    assert admission.slow_start
+    clock.now += INTERVAL
+    admission.start().set_up(0.05)
+    assert not admission.slow_start
+    assert admission.limit == pytest.approx(11 * DECREASE)
