@@ -8,10 +8,10 @@ engine starts a call only while fewer than `limit` calls are in progress,
 and adapts `limit` to how long set-ups take, as TCP adapts its congestion
 window:
 
-- until a set-up is late (over TARGET_SECONDS) or an interval slow (below),
-  each set-up in time grows the limit by one (slow start: it keeps ahead of
-  the calls in progress, so a load the machine carries is never held back);
-  the first late one cuts it to DECREASE times the calls in progress;
+- until a set-up is late (over TARGET_SECONDS), each set-up in time grows
+  the limit by one (slow start: it keeps ahead of the calls in progress, so
+  a load the machine carries is never held back); the first late one cuts
+  it to DECREASE times the calls in progress;
 - then the set-ups of each INTERVAL seconds are judged together: when more
   than LATE_SHARE of them were late, or more than SLOW_SHARE took over
   SLOW_SECONDS (Asterisk lagging before set-ups are late), the limit is cut
@@ -100,7 +100,7 @@ class Admission:
         now = self._clock()
         judged = now - self._interval_start >= INTERVAL
         n = self._set_ups
-        if self.slow_start and (late or judged and self._slow > SLOW_SHARE * n):
+        if self.slow_start and late:
             self._cut()
         elif self.slow_start:
             if 2 * self.running >= self.limit:

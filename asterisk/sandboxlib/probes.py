@@ -11,11 +11,12 @@ import urllib.request
 from .host import clean_env
 
 
-def ari_get(state: dict, path: str = "/ari/asterisk/info", timeout: float = 2.0) -> int:
-    """Status code of an authenticated GET to ARI (0 if nothing answered)."""
-    req = urllib.request.Request(state["ari_url"] + path)
-    token = base64.b64encode(f"{state['ari_user']}:{state['ari_password']}".encode()).decode()
-    req.add_header("Authorization", "Basic " + token)
+def http_status(url: str, auth: tuple[str, str] | None = None, timeout: float = 2.0) -> int:
+    """Status code of a GET, with Basic auth if given (0 if nothing answered)."""
+    req = urllib.request.Request(url)
+    if auth:
+        token = base64.b64encode(":".join(auth).encode()).decode()
+        req.add_header("Authorization", "Basic " + token)
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
         with opener.open(req, timeout=timeout) as resp:
@@ -25,6 +26,12 @@ def ari_get(state: dict, path: str = "/ari/asterisk/info", timeout: float = 2.0)
         return e.code
     except (OSError, ValueError):
         return 0
+
+
+def ari_get(state: dict, path: str = "/ari/asterisk/info", timeout: float = 2.0) -> int:
+    """Status code of an authenticated GET to ARI (0 if nothing answered)."""
+    return http_status(state["ari_url"] + path, (state["ari_user"], state["ari_password"]),
+                       timeout)
 
 
 def fully_booted(state: dict, deadline: float) -> bool:

@@ -8,14 +8,12 @@ Every wait is bounded; a failure says which part did not come up, with its log.
 """
 from __future__ import annotations
 
-import base64
-import json
 import os
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
+
+from asterisk.sandboxlib.probes import http_status
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTAINERS = ROOT / "containers"
@@ -67,23 +65,6 @@ def build_images() -> float:
     return time.monotonic() - started
 
 
-def _get(url: str, auth: tuple[str, str] | None = None, timeout: float = 2.0) -> int:
-    """Status of a GET (0 when nothing answers)."""
-    request = urllib.request.Request(url)
-    if auth:
-        request.add_header("Authorization",
-                           "Basic " + base64.b64encode(":".join(auth).encode()).decode())
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(request, timeout=timeout) as response:
-            response.read()
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except (OSError, ValueError):
-        return 0
-
-
 class Pod:
     """The pod as `podman kube play` starts it; `stop()` undoes everything `start()` did."""
 
@@ -126,9 +107,9 @@ class Pod:
                     waiting = "Asterisk fully booted"
             if waiting == "Asterisk fully booted" and self.asterisk_booted():
                 waiting = "ARI"
-            if waiting == "ARI" and _get(f"{ARI_URL}/ari/asterisk/info", self.ari_auth) == 200:
+            if waiting == "ARI" and http_status(f"{ARI_URL}/ari/asterisk/info", self.ari_auth) == 200:
                 waiting = "the API's /healthz"
-            if waiting == "the API's /healthz" and _get(f"{API_URL}/healthz") == 200:
+            if waiting == "the API's /healthz" and http_status(f"{API_URL}/healthz") == 200:
                 waiting = "the service's ARI applications"
             if waiting == "the service's ARI applications" and self.service_connected():
                 return
@@ -143,17 +124,9 @@ class Pod:
 
     def service_connected(self) -> bool:
         """The engine's Stasis application is registered on Asterisk."""
-        request = urllib.request.Request(f"{ARI_URL}/ari/applications")
         assert self.ari_auth
-        request.add_header("Authorization", "Basic " + base64.b64encode(
-            ":".join(self.ari_auth).encode()).decode())
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        try:
-            with opener.open(request, timeout=2) as response:
-                names = [app["name"] for app in json.loads(response.read())]
-        except (OSError, ValueError):
-            return False
-        return "callverify" in names
+        # ARI knows an application only while a WebSocket has it registered.
+        return http_status(f"{ARI_URL}/ari/applications/callverify", self.ari_auth) == 200
 
     def _check_running(self) -> None:
         for name in CONTAINER_NAMES:

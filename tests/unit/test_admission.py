@@ -126,13 +126,14 @@ async def test_a_call_reports_its_set_up_once(script, placed):
     assert len(reports) == 1 and 0 <= reports[0] < 1 and call.on_set_up is None
 
 
-def test_slow_start_ends_on_an_interval_of_slow_set_ups_before_any_is_late():
-    admission, clock = window(start=4)
-    places = [admission.start() for _ in range(10)]
-    for place in places:
-        place.set_up(SLOW_SECONDS + 0.1)  # slow, none late
-    assert admission.slow_start
+def test_after_slow_start_an_interval_of_slow_set_ups_is_cut_before_any_is_late():
+    admission, clock = window(start=200)
+    places = [admission.start() for _ in range(100)]
+    admission.start().set_up(2.0)  # ends slow start: 101 * DECREASE
+    for place in places[:51]:
+        place.release()  # 50 calls left
+    for _ in range(10):  # slow, none late
+        admission.start().set_up(SLOW_SECONDS + 0.1)
     clock.now += INTERVAL
     admission.start().set_up(0.05)
-    assert not admission.slow_start
-    assert admission.limit == pytest.approx(11 * DECREASE)
+    assert admission.limit == pytest.approx(61 * DECREASE)
