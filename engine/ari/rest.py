@@ -132,15 +132,20 @@ class AriRest:
         self._turn += 1
         return ready[self._turn % len(ready)]
 
-    async def hang_up(self, channel_id: str, reason: str = "normal") -> bool:
-        """Hang a channel up. False when it was already gone (404 means done)."""
+    async def _if_found(self, method: str, path: str, **kwargs: Any) -> tuple[bool, Any]:
+        """A request whose 404 is an answer, not an error: (False, None) then."""
         try:
-            await self.request("DELETE", f"/channels/{channel_id}", params={"reason": reason})
-            return True
+            return True, await self.request(method, path, **kwargs)
         except AriError as exc:
             if exc.status == 404:
-                return False
+                return False, None
             raise
+
+    async def hang_up(self, channel_id: str, reason: str = "normal") -> bool:
+        """Hang a channel up. False when it was already gone (404 means done)."""
+        found, _ = await self._if_found("DELETE", f"/channels/{channel_id}",
+                                        params={"reason": reason})
+        return found
 
     async def play(self, channel_id: str, media: list[str], playback_id: str) -> dict:
         """Start playing one or more media URIs in order on a channel."""
@@ -149,24 +154,15 @@ class AriRest:
 
     async def stop_playback(self, playback_id: str) -> None:
         """Stop a playback; one that has already finished is not an error."""
-        try:
-            await self.request("DELETE", f"/playbacks/{playback_id}")
-        except AriError as exc:
-            if exc.status != 404:
-                raise
+        await self._if_found("DELETE", f"/playbacks/{playback_id}")
 
     async def channels(self) -> list[dict]:
         """All channels Asterisk has now."""
         return await self.request("GET", "/channels")
 
     async def channel_variable(self, channel_id: str, name: str) -> str | None:
-        try:
-            result = await self.request("GET", f"/channels/{channel_id}/variable",
-                                        params={"variable": name})
-        except AriError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        _, result = await self._if_found("GET", f"/channels/{channel_id}/variable",
+                                         params={"variable": name})
         return result.get("value") if result else None
 
     async def asterisk_info(self) -> dict:
@@ -174,24 +170,15 @@ class AriRest:
 
     async def endpoint_state(self, technology: str, resource: str) -> str | None:
         """An endpoint's state ("online", "offline", "unknown"); None if Asterisk has no such endpoint."""
-        try:
-            found = await self.request("GET", f"/endpoints/{technology}/{resource}")
-        except AriError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        _, found = await self._if_found("GET", f"/endpoints/{technology}/{resource}")
         return found.get("state") if found else None
 
     async def config_object(self, config_class: str, object_type: str,
                             object_id: str) -> dict[str, str] | None:
         """A sorcery object's fields (`GET /asterisk/config/dynamic/...`); None if there is none."""
-        try:
-            fields = await self.request("GET", _config_path(config_class, object_type, object_id))
-        except AriError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return {f["attribute"]: f["value"] for f in fields or ()}
+        found, fields = await self._if_found(
+            "GET", _config_path(config_class, object_type, object_id))
+        return {f["attribute"]: f["value"] for f in fields or ()} if found else None
 
     async def put_config_object(self, config_class: str, object_type: str, object_id: str,
                                 fields: dict[str, str]) -> None:
@@ -203,13 +190,9 @@ class AriRest:
     async def delete_config_object(self, config_class: str, object_type: str,
                                    object_id: str) -> bool:
         """Delete a pushed sorcery object. False when there was none (404)."""
-        try:
-            await self.request("DELETE", _config_path(config_class, object_type, object_id))
-            return True
-        except AriError as exc:
-            if exc.status == 404:
-                return False
-            raise
+        found, _ = await self._if_found(
+            "DELETE", _config_path(config_class, object_type, object_id))
+        return found
 
 
 def _config_path(config_class: str, object_type: str, object_id: str) -> str:

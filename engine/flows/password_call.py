@@ -106,7 +106,8 @@ async def run(call: Call, verification: Verification, settings: Settings,
 
     ring = verification.ring_seconds or settings.password_ring_seconds
     dial = DialPlan(
-        endpoint=dial_endpoint(verification.e164, settings, store.phones), caller_id=verification.caller_number,
+        endpoint=dial_endpoint(verification.e164, settings, store.phones),
+        caller_id=verification.caller_number,
         ring_timeout=ring, call_cap_seconds=settings.call_cap_seconds,
         app_args=f"{NAME},{verification.id}")
     result = await password_call(call, dial, verification.spoken_code, on_progress)
