@@ -26,6 +26,8 @@ BILLING = "billing"
 EXPIRED = "expired"
 ACCOUNT_DISABLED = "account_disabled"
 NOT_DIALLED = (EXPIRED, ACCOUNT_DISABLED)
+# A /v1 verification its client canceled (POST /v1/verifications/{id}/cancel).
+CANCELED = "canceled"
 TEMPORARY_FAILURE = 41
 RESOURCE_UNAVAILABLE = 47
 RING_TIMEOUT = "ring_timeout"

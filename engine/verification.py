@@ -40,12 +40,25 @@ class Verification:
     money_scale: int = 0
     webhook_url: str = ""
     webhook_fields: str = ""  # JSON list of the webhook's fields
+    # The native API (/v1): `api` "v1", its channel (keypad, caller_id, voice),
+    # the prompts' locale ("" is English), when its checks stop being taken,
+    # and the checks made so far (api/v1_*.py, engine/v1_status.py).
+    api: str = ""
+    channel: str = ""
+    locale: str = ""
+    expires_at: float = 0.0
+    checks: int = 0
     # What the engine found
     channel_id: str = ""
     progress: str = ""  # ringing, answered, ended
     is_redirect: bool = False
     finished_at: float = 0.0
     refunded: int = 0  # units given back: a job not dialled
+    # A /v1 verification's end decided after (or without) the call's verdict:
+    # verified or failed by its checks, expired, canceled; with its reason and time.
+    final: str = ""
+    final_reason: str = ""
+    final_at: float = 0.0
     outcome: CallOutcome | None = None
 
     def to_hash(self) -> dict[str, str]:
