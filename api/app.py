@@ -26,6 +26,7 @@ from api.client_limits import ClientLimits
 from api.connections import BodyLate, body_deadline, listen
 from api.progress import ProgressWatch
 from api.redis_client import REDIS_DOWN
+from api.v1_problems import problem
 from engine.masking import mask_number
 from engine.settings import Settings
 from engine.store import Store
@@ -45,8 +46,10 @@ async def progress_watch(app: web.Application) -> AsyncIterator[None]:
 
 
 def unavailable(request: web.Request, reason: str, status: int = 503) -> web.Response:
-    """503 (or `status`) in the API's own form: JSON for the JSON APIs,
-    text/plain otherwise."""
+    """503 (or `status`) in the API's own form: problem+json for /v1, JSON
+    for the password call, text/plain otherwise."""
+    if request.path.startswith("/v1/"):
+        return problem("request_timeout" if status == 408 else "unavailable", reason)
     if request.path in JSON_PATHS:
         return web.json_response({"ok": False, "error": reason}, status=status)
     return web.Response(status=status, text=reason + "\n", content_type="text/plain")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from engine import v1_events
 from engine.flows import password_call, reverse_verify
 from engine.notifications import Notification
 from engine.outcome import CallOutcome
@@ -33,7 +34,10 @@ def flow_named(name: str) -> ModuleType:
 
 
 def notifications_for(verification: Verification, outcome: CallOutcome) -> list[Notification]:
-    """What the verification's flow tells the customer about this outcome."""
+    """What the verification's flow tells the customer about this outcome; a
+    /v1 verification's events are the same whatever its flow (engine/v1_events.py)."""
+    if verification.api == "v1":
+        return v1_events.notifications(verification, outcome)
     try:
         flow = flow_named(verification.flow)
     except KeyError:
