@@ -29,6 +29,11 @@ CALLS_GROUP = "engines"
 ENGINE_CAPACITY = "cv:engines:capacity"
 # Pub/sub channel: the id of a verification whose call progressed.
 PROGRESS_CHANNEL = "cv:progress"
+# /v1 verifications: the pub/sub channel a cancel names a verification on
+# (the engine whose call it is hangs up), and the check windows still open on
+# delivered codes (a sorted set: id by expires_at), swept for expiry.
+CANCEL_CHANNEL = "cv:v1:cancel"
+CHECK_WINDOWS = "cv:v1:check-windows"
 # The do-not-call set
 DNC = "cv:dnc"
 # The softphones' numbers (a set; `callverify phone add`), and the pub/sub

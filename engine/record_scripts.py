@@ -14,7 +14,9 @@ from __future__ import annotations
 # fields from ARGV[7] on are dropped (the code a password call spoke: the
 # flows read it only before their verdict). The record and its deliveries are
 # kept `ttl` seconds, and the deliveries' keys join the number's index
-# (KEYS[5], if any).
+# (KEYS[5], if any). A /v1 verification whose end was set before its verdict
+# (`final`: canceled, or decided by a check) keeps that end and gets no
+# deliveries from the verdict: its event went with the end.
 VERDICT_LUA = """
 local ttl, fields, deliveries, job_id, group = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local refund_from = ARGV[6]
@@ -42,6 +44,7 @@ local function hset_all(key, pairs_json)
   local flat = cjson.decode(pairs_json)
   if #flat > 0 then redis.call('HSET', key, unpack(flat)) end
 end
+if (redis.call('HGET', verification, 'final') or '') ~= '' then deliveries = '[]' end
 hset_all(verification, fields)
 if #ARGV > 6 then redis.call('HDEL', verification, unpack(ARGV, 7)) end
 redis.call('EXPIRE', verification, ttl)

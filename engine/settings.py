@@ -79,6 +79,10 @@ class Settings:
     first_digit_timeout: float = 10.0
     inter_digit_timeout: float = 5.0
     max_attempts: int = 3
+    # /v1 voice and caller-ID verifications: how long their code can be
+    # checked (from creation), and how many checks one may take.
+    check_window_seconds: int = 600
+    max_checks: int = 5
     call_cap_seconds: int = 180
     max_concurrent_calls: int = 200
     claim_idle_seconds: float = 300.0

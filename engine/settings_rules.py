@@ -127,6 +127,8 @@ RULES: dict[str, Rule] = {
     "first_digit_timeout": POSITIVE,
     "inter_digit_timeout": POSITIVE,
     "max_attempts": whole(1),
+    "check_window_seconds": whole(1, what="a whole number of seconds"),
+    "max_checks": whole(1),
     "call_cap_seconds": whole(1, what="a whole number of seconds"),
     "max_concurrent_calls": whole(1),
     "claim_idle_seconds": seconds(1),

@@ -18,11 +18,12 @@ from engine.delivery import Deliverer
 from engine.engine_capacity import CapacityReport, StartMeter
 from engine.flows.call import Call, CallEnded
 from engine.masking import mask_number
-from engine.outcome import ENGINE_LOST, CallOutcome
+from engine.outcome import CANCELED, ENGINE_LOST, CallOutcome
 from engine.queue import CallQueue, Job
 from engine.records import close_call, give_verdict
 from engine.settings import Settings
 from engine.store import Store
+from engine.v1_engine import V1Calls
 from engine.verification import Verification
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class Engine:
         self.admission = Admission(settings.max_concurrent_calls)
         self._tasks: set[asyncio.Task] = set()
         self._stopping = asyncio.Event()
+        self.v1 = V1Calls(store, settings, self.calls, self.channel_id, courier)
         ari.on_connect(self.reconcile)
 
     def channel_id(self, verification_id: str) -> str:
@@ -71,7 +73,8 @@ class Engine:
         await self.store.phones.refresh()
         loop = asyncio.get_running_loop()
         helpers = [loop.create_task(self.capacity_report.run(self.capacity, done_taking)),
-                   loop.create_task(self.store.phones.follow(done_taking))]
+                   loop.create_task(self.store.phones.follow(done_taking)),
+                   *(loop.create_task(task) for task in self.v1.tasks(done_taking))]
         try:
             await self._take_jobs()
         finally:
@@ -145,6 +148,10 @@ class Engine:
                          not_dialled)
                 await self.give_verdict(verification, CallOutcome(failure=not_dialled),
                                         job_id=job.message_id, refund=True)
+            elif verification.status == "queued" and verification.final:
+                # A /v1 verification ended before its call (a check): not dialled.
+                await self.give_verdict(verification, CallOutcome(failure=CANCELED),
+                                        job_id=job.message_id)
             elif verification.status == "queued":
                 await self._call(job, verification, place)
             elif verification.status == "calling" and channel_id not in self.calls:
@@ -162,9 +169,12 @@ class Engine:
 
     async def give_verdict(self, verification: Verification, outcome: CallOutcome, *,
                            job_id: str = "", refund: bool = False) -> bool:
-        """This engine's verdict step: its callbacks leave from this process's deliverer."""
+        """This engine's verdict step: its callbacks leave from this process's deliverer
+        (a /v1 verification's are stored for any deliverer: the step drops them
+        when the verification's end was set before, e.g. by a cancel)."""
+        courier = None if verification.api == "v1" else self.courier
         return await give_verdict(self.store, verification, outcome, job_id=job_id,
-                                  courier=self.courier, refund=refund)
+                                  courier=courier, refund=refund)
 
     async def _call(self, job: Job, verification: Verification, place: Place) -> None:
         """The call, its verdict, then (on a call still up) the farewell and the close."""
@@ -172,6 +182,8 @@ class Engine:
         flow = registry.flow_named(verification.flow)
         call = Call(self.ari, self.channel_id(vid))
         call.on_set_up = place.set_up
+        if verification.api == "v1":
+            self.v1.watch(call, verification)
         self.calls[call.channel_id] = call
         self.starts.note_start()
         log.info("verification %s: calling %s (flow %s)", vid, mask_number(verification.e164),
@@ -184,6 +196,7 @@ class Engine:
                 await call.hang_up()
                 outcome = CallOutcome.from_call(call.record, ring_timeout=self.settings.ring_timeout)
                 outcome.failure = outcome.failure or "flow_error"
+            outcome = self.v1.outcome(call, outcome)
             await self.give_verdict(verification, outcome, job_id=job.message_id)
             if not outcome.ended_at:
                 try:
@@ -200,6 +213,7 @@ class Engine:
                 await call.hang_up()  # left up only if a step above raised
             finally:
                 self.calls.pop(call.channel_id, None)
+                self.v1.canceled.discard(call.channel_id)
                 call.close()
         log.info("verification %s: done (answered=%d cause=%s attempts=%d)", vid,
                  outcome.answered, call.record.cause, outcome.attempts)

@@ -91,6 +91,9 @@ class Call:
         self.originated = False
         # Told once how long the set-up took (placed -> ringing, answered or ended).
         self.on_set_up: Callable[[float], None] | None = None
+        # Told "ringing" (once) and "answered" as `place` sees them; None (the
+        # seed APIs' calls) costs nothing.
+        self.on_progress: Callable[[str], Awaitable[None]] | None = None
 
     @property
     def channel_id(self) -> str:
@@ -124,6 +127,7 @@ class Call:
         self.originated = True
         # Asterisk enforces the ring timeout; our own limit only guards lost events.
         deadline = time.monotonic() + ring_timeout + 15
+        told_ringing = False
         try:
             while True:
                 event = await self.next_event(deadline - time.monotonic())
@@ -134,7 +138,13 @@ class Call:
                 if event["type"] == "StasisStart":
                     self.record.answered_at = time.time()
                     self._set_up()
-                    return True
+                    if self.on_progress is not None:
+                        await self.on_progress("answered")
+                    return not self._ended  # (the hook may have hung up)
+                if self.record.ringing_at and not told_ringing:
+                    told_ringing = True
+                    if self.on_progress is not None:
+                        await self.on_progress("ringing")
                 if on_ringing is not None and self.record.ringing_at:
                     await on_ringing()
                     on_ringing = None
