@@ -5,11 +5,11 @@ receiver gets."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
 from api.service import Service
-from engine.v1_status import status_of
 from tests.integration.v1_lifecycle import PRICE, V1, accept, deliveries_made, done, event, until
 
 TEST_NUMBER = "12025550100"  # answers after a second's ring, no phone needed
@@ -63,14 +63,22 @@ async def test_five_wrong_checks_fail_it_and_a_sixth_is_refused(service, setting
 async def test_an_unchecked_code_expires_with_its_event(service, settings, account, v1,
                                                         callbacks, redis):
     vid = await accept(service.store, settings, account, "caller_id", TEST_NUMBER,
-                       code="1234", callback_url=callbacks.url, window=6)
+                       code="1234", callback_url=callbacks.url)
+    await done(service.store, vid)
+    # The window cut short once the call is over (the sweep ends it, not the verdict).
+    ends = time.time() + 1
+    await redis.hset(f"cv:verification:{vid}", "expires_at", f"{ends:.3f}")
+    assert await redis.zscore("cv:v1:check-windows", vid)  # opened by the call's progress
+    await redis.zadd("cv:v1:check-windows", {vid: ends})
     types = [(await event(callbacks))["type"] for _ in range(3)]
     assert types == ["verification.ringing", "verification.answered", "verification.expired"]
-    record = await done(service.store, vid)
-    assert status_of(record, record.expires_at + 0.001) == ("expired", "expired")
+    record = await service.store.verifications.get(vid)
+    assert (record.final, record.final_reason, record.final_at) == ("expired", "expired",
+                                                                    round(ends, 3))
     assert (await v1.check(vid, "1234"))[0] == 409
     assert (await v1.cancel(vid))[0] == 409
     assert await deliveries_made(redis, TEST_NUMBER) == 3  # expired once
+    assert await redis.zcard("cv:v1:check-windows") == 0
 
 
 async def test_cancel_during_ringing_hangs_up(service, settings, account, v1, callbacks, phone,
@@ -167,3 +175,20 @@ async def test_refusals(settings, clean_redis):
             assert status == 404 and problem["type"] == "urn:callverify:problem:not_found"
         assert (await v1.post(f"{keypad}/cancel", token="nope"))[0] == 401
         assert (await store.verifications.get(other)).checks == 0
+
+
+async def test_a_cancel_whose_message_was_lost_is_found_on_the_record(
+        service, settings, account, callbacks, phone, redis):
+    """The cancel's end is on the record; an engine that missed the message
+    hangs up when it looks again (as it does each time its subscription holds)."""
+    sipp = phone("ring_forever")
+    vid = await accept(service.store, settings, account, "caller_id", "15551230303",
+                       code="1234", callback_url=callbacks.url)
+    assert (await event(callbacks))["type"] == "verification.ringing"
+    await redis.hset(f"cv:verification:{vid}", mapping={"final": "canceled",
+                                                        "final_reason": "canceled"})
+    await service.engine.v1.look_again()
+    await asyncio.to_thread(sipp.wait_for_event, "CANCELLED", 10)
+    record = await done(service.store, vid)
+    assert (record.final, record.outcome.failure) == ("canceled", "canceled")
+    assert await deliveries_made(redis, "15551230303") == 1  # the verdict sent nothing
