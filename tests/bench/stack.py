@@ -203,12 +203,12 @@ class Service:
         stop_process(self.proc, timeout=15)
 
 
-def create_account(env: dict, credits: int) -> str:
-    """`callverify account create`; returns the api_key."""
+def create_account(env: dict, credits: int, credential: str = "api_key") -> str:
+    """`callverify account create`; returns its api_key (or its `credential`: "token")."""
     out = subprocess.run([str(BIN / "callverify"), "account", "create", "--name", "bench",
                           "--credits", str(credits)], env=env, check=True,
                          capture_output=True, text=True, timeout=30).stdout
-    return json.loads(out)["api_key"]
+    return json.loads(out)[credential]
 
 
 def start_minimal(workdir: Path, workers: int = 1) -> tuple[subprocess.Popen, int]:
