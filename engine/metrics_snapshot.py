@@ -81,9 +81,10 @@ async def read_gauges(redis: Redis, local: LocalEngine | None = None) -> list[Me
         groups = groups if isinstance(groups, list) else []  # no stream yet: an error
         ours = next((g for g in groups if _text(g.get("name")) == CALLS_GROUP), None)
         oldest = None
-        if ours and isinstance(length, int) and length > int(ours["pending"]):
-            after = _text(ours["last-delivered-id"])
-            entries = await redis.xrange(CALLS_STREAM, min=f"({after}", count=1)
+        if isinstance(length, int) and length > (int(ours["pending"]) if ours else 0):
+            # The first entry past what the engines' group has read (all, before it exists).
+            after = f"({_text(ours['last-delivered-id'])}" if ours else "-"
+            entries = await redis.xrange(CALLS_STREAM, min=after, count=1)
             oldest = entries[0][0] if entries else None
     except (RedisError, OSError):
         return [*found, gauge("callverify_redis_up", "1 when Redis answered this scrape", 0)]
