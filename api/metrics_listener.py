@@ -32,7 +32,7 @@ from prometheus_client.core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from redis.asyncio import Redis
 
-from engine.metrics import share_between_processes, shared_directory
+from engine.metrics import declare, share_between_processes, shared_directory
 from engine.metrics_snapshot import LocalEngine, read_gauges
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ class Scrape:
     def __init__(self, redis: Redis, local: LocalEngine | None = None) -> None:
         self.redis = redis
         self.local = local
+        declare()
         directory = shared_directory()
         if directory is None:
             self.registry = REGISTRY  # with the process's CPU, memory and GC

@@ -17,6 +17,7 @@ import time
 
 from prometheus_client import Counter, Histogram, values
 
+from engine import accept_step
 from engine.outcome import (
     ACCOUNT_DISABLED,
     CALL_REJECTED,
@@ -44,6 +45,13 @@ FLOW_NAMES = {"reverse_verify": "reverse_verify", "dtmf": "reverse_verify",
 RESULTS = ("verified", "wrong_code", "no_input", "answered", "rang", "no_answer", "busy",
            "rejected", "congestion", "redirected", "call_failed", "expired", "canceled",
            "engine_lost", "account_disabled")
+# The accept step's answers (prefix_alarm is answered as prefix_blocked).
+ACCEPT_RESULTS = (accept_step.ACCEPTED, accept_step.UNKNOWN_KEY, accept_step.DISABLED,
+                  accept_step.CALLER_ID_NOT_LISTED, accept_step.PREFIX_BLOCKED,
+                  accept_step.DO_NOT_CALL, accept_step.FLOOD, accept_step.DAILY_CAP,
+                  accept_step.NO_CREDIT, accept_step.SPEND_LIMIT, accept_step.RATE_LIMITED,
+                  accept_step.BUSY)
+DELIVERY_KINDS = ("reverse_verify_callback", "password_call_webhook", "verification_event")
 # A verdict given without a call, by the failure it records.
 NOT_CALLED = (EXPIRED, CANCELED, ENGINE_LOST, ACCOUNT_DISABLED)
 
@@ -64,6 +72,22 @@ DELIVERY_ATTEMPTS_FAILED = Counter(
     "(to be tried again, or given up)", ("kind",))
 DELIVERIES_GIVEN_UP = Counter(
     "callverify_deliveries_given_up", "Callbacks and webhooks moved to the dead list", ("kind",))
+
+
+def declare() -> None:
+    """Make every series of the fixed label sets, at 0, so each is there
+    before its first event (a rate over a series that appears later misses
+    its first count). Called where /metrics is served, after any sharing."""
+    for flow in sorted(set(FLOW_NAMES.values())):
+        for result in RESULTS:
+            VERDICTS.labels(flow, result)
+        for result in ACCEPT_RESULTS:
+            ACCEPTS.labels(flow, result)
+        REQUEST_TO_INVITE.labels(flow)
+        DIGIT_TO_VERDICT.labels(flow)
+    for kind in DELIVERY_KINDS:
+        DELIVERY_ATTEMPTS_FAILED.labels(kind)
+        DELIVERIES_GIVEN_UP.labels(kind)
 
 
 def flow_label(flow: str) -> str:

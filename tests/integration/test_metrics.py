@@ -9,6 +9,7 @@ import json
 import logging
 import signal
 import socket
+import subprocess
 import time
 import urllib.request
 
@@ -18,8 +19,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from api.metrics_listener import serving_metrics
 from api.service import Service
+from engine.delivery_record import new_delivery
+from engine.keys import DEAD, DUE, WAKE, delivery_key
 from tests.conftest import free_port
-from tests.integration.api_harness import callverify, cli_environment
+from tests.integration.api_harness import CALLVERIFY, callverify, cli_environment
 from tests.integration.tcp_proxy import TcpRelay
 from tests.integration.test_api_cli import listeners, reverse_verify, start_api
 
@@ -201,3 +204,74 @@ def test_api_workers_answer_the_sum_of_their_counts_on_one_address(clean_redis, 
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0, proc.stdout.read()
+
+
+def scraped(port: int, ready=lambda samples: True, within: float = 20) -> Samples:
+    """/metrics of the process listening on `port`, once it answers and `ready` holds."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
+                samples = parse(resp.read().decode())
+            if ready(samples):
+                return samples
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, f"no /metrics as wanted on port {port}"
+        time.sleep(0.2)
+
+
+def test_engine_and_deliver_processes_each_serve_their_own(clean_redis, tmp_path, sandbox,
+                                                           asterisk_clean):
+    ports = {"engine": free_port(), "deliver": free_port()}
+    running = []
+    try:
+        for command, port in ports.items():
+            env = cli_environment(
+                clean_redis, tmp_path, CALLVERIFY_METRICS_LISTEN=f"127.0.0.1:{port}",
+                CALLVERIFY_ARI_URL=sandbox["ari_url"], CALLVERIFY_ARI_USER=sandbox["ari_user"],
+                CALLVERIFY_ARI_PASSWORD=sandbox["ari_password"],
+                CALLVERIFY_ARI_APP="cvtest-metrics", CALLVERIFY_CONSUMER_NAME="pytest-metrics")
+            running.append(subprocess.Popen([str(CALLVERIFY), command], env=env, text=True,
+                                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+        engine = scraped(ports["engine"],
+                         lambda s: value(s, "callverify_engines_ready") == 1)
+        deliver = scraped(ports["deliver"])
+    finally:
+        for proc in running:
+            proc.send_signal(signal.SIGTERM)
+        for proc in running:
+            assert proc.wait(20) == 0, proc.stdout.read()
+    names = {name for name, _ in deliver}
+    assert value(engine, "callverify_ari_connected") == 1
+    assert value(engine, "callverify_calls_up") == 0
+    assert "callverify_ari_connected" not in names  # the deliverer has no ARI
+    given_up = ("callverify_deliveries_given_up_total",
+                frozenset({"kind": "reverse_verify_callback"}.items()))
+    assert deliver[given_up] == 0  # there before the first one
+    assert "process_cpu_seconds_total" in names  # each process its own CPU
+
+
+async def test_a_delivery_given_up_is_counted_and_the_dead_list_shows(settings, callbacks):
+    settings = settings.replace(delivery_give_up_seconds=1, delivery_backoff_base=0.2,
+                                delivery_backoff_max=0.2)
+    callbacks.statuses = [500] * 50
+    kind = {"kind": "reverse_verify_callback"}
+    async with Service(settings, {"delivery"}) as svc:
+        before = await scrape(settings)
+        delivery = new_delivery("GET", callbacks.url, params={"match": "1"},
+                                kind=kind["kind"])
+        await svc.redis.hset(delivery_key(delivery["id"]), mapping=delivery["fields"])
+        await svc.redis.zadd(DUE, {delivery["id"]: delivery["due"]})
+        await svc.redis.rpush(WAKE, delivery["id"])
+        deadline = time.monotonic() + 20
+        while not await svc.redis.zcard(DEAD):
+            assert time.monotonic() < deadline, "the delivery was never given up"
+            await asyncio.sleep(0.1)
+        after = await scrape(settings)
+    assert (value(after, "callverify_deliveries_given_up_total", **kind)
+            - value(before, "callverify_deliveries_given_up_total", **kind)) == 1
+    assert (value(after, "callverify_delivery_attempts_failed_total", **kind)
+            - value(before, "callverify_delivery_attempts_failed_total", **kind)) >= 2
+    assert value(after, "callverify_deliveries_dead") == 1
+    assert value(after, "callverify_deliveries_due") == 0

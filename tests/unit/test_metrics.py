@@ -136,3 +136,13 @@ def test_a_bad_metrics_listener_is_refused_by_name(env, message):
         load_settings(env)
     assert str(refused.value).startswith("CALLVERIFY_METRICS_LISTEN=")
     assert message in str(refused.value)
+
+
+def test_every_series_of_the_fixed_label_sets_is_there_from_the_start():
+    metrics.declare()
+    assert REGISTRY.get_sample_value("callverify_verifications_total",
+                                     {"flow": "voice", "result": "engine_lost"}) is not None
+    assert REGISTRY.get_sample_value("callverify_requests_total",
+                                     {"flow": "password_call", "result": "busy"}) is not None
+    assert REGISTRY.get_sample_value("callverify_deliveries_given_up_total",
+                                     {"kind": "verification_event"}) is not None
