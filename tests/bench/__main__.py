@@ -164,7 +164,8 @@ async def split_step(svc, api, base, state, pids, workdir, numbers, log) -> dict
     parts = {}
     try:
         for command in ("api", "engine", "deliver"):
-            env = dict(svc.env, CALLVERIFY_API_LISTEN=f"127.0.0.1:{stack.free_port()}")
+            env = dict(svc.env, CALLVERIFY_API_LISTEN=f"127.0.0.1:{stack.free_port()}",
+                       CALLVERIFY_METRICS_LISTEN=f"127.0.0.1:{stack.free_port()}")
             parts[command] = stack.Service(command, env, workdir / f"{command}.log",
                                             nice=svc.nice).start()
         front = CallverifyApi(parts["api"].base, api.api_key, api.sink)

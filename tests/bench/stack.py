@@ -153,6 +153,8 @@ def service_env(redis_url: str, state: dict, listen: str) -> dict:
         "CALLVERIFY_RATE_PER_KEY": "0",
         "CALLVERIFY_RATE_PER_ADDRESS": "0",
         "CALLVERIFY_DAILY_CAP_PER_NUMBER": "0",
+        # Served as in production, on a port of the bench's own.
+        "CALLVERIFY_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
     })
     return env
 
