@@ -20,13 +20,14 @@ CODE = "407193"
 PROMPTS = Path(__file__).resolve().parents[2] / "asterisk" / "prompts"
 
 
-async def queue_voice(service, settings, locale: str = "", code: str = CODE) -> str:
-    """Accept a voice verification as /v1 does; its id."""
+async def queue_voice(service, settings, locale: str = "", code: str = CODE,
+                      number: str = NUMBER) -> str:
+    """Accept a voice verification to `number` as /v1 does; its id."""
     account = await service.store.accounts.create("voice", 100000)
     verification = Verification(flow="voice", api="v1", channel="voice", locale=locale,
                                 spoken_code=code, caller_id=settings.default_caller_id)
     result, vid, *_ = await service.store.verifications.accept(
-        account.account_id, NUMBER, verification, price=1, code=code,
+        account.account_id, number, verification, price=1, code=code,
         flood_seconds=settings.flood_seconds, max_queue_seconds=settings.max_queue_seconds)
     assert result == "accepted"
     return vid
@@ -77,3 +78,16 @@ async def test_key_1_after_the_prompt_says_the_code_again(service, settings, pho
     assert media[:3] == [said_once(code) + [voice.BETWEEN_TIMES] + said_once(code),
                          [voice.PRESS_1_TO_REPEAT], said_once(code)]
     assert media[3:] == [[voice.PRESS_1_TO_REPEAT], [voice.GOODBYE]]
+
+
+async def test_a_busy_number_hears_nothing_and_the_verdict_says_busy(service, settings, plays,
+                                                                     clean_redis):
+    """Test number 202 555 0102 answers 486 Busy Here (docs/test-numbers.md)."""
+    vid = await queue_voice(service, settings, number="12025550102")
+    deadline = asyncio.get_running_loop().time() + 30
+    while "outcome_cause" not in (record := outcome_of(clean_redis, vid)):
+        assert asyncio.get_running_loop().time() < deadline, record
+        await asyncio.sleep(0.2)
+    assert (record["outcome_cause"], record["outcome_sip_status"]) == ("17", "486")
+    assert record.get("outcome_answered") == "0" and "spoken_code" not in record
+    assert plays == []
