@@ -74,9 +74,7 @@ async def repeat_asked(call: Call, policy: VoicePolicy) -> bool:
     if asked:
         return True
     await call.play([PRESS_1_TO_REPEAT], lang=policy.language)
-    entry = await collect_digits(call, max_digits=1, first_timeout=policy.repeat_wait,
-                                 inter_timeout=policy.repeat_wait,
-                                 total_timeout=policy.repeat_wait + 60)
+    entry = await collect_digits(call, max_digits=1, first_timeout=policy.repeat_wait)
     return entry.digits == REPEAT_KEY
 
 
