@@ -40,24 +40,40 @@ async def test_caller_id_checked_with_the_number_that_called_is_verified(
     assert (await service.store.verifications.get(vid)).checks == 1
 
 
+async def test_a_voice_code_heard_and_checked_is_verified(service, settings, account, v1,
+                                                          callbacks, phone):
+    phone("answer_hangup", hangup_ms=3000)  # hears the code, hangs up
+    vid = await accept(service.store, settings, account, "voice", "15551230304",
+                       code="538201", callback_url=callbacks.url)
+    record = await done(service.store, vid)
+    assert record.outcome.answered and record.spoken_code == ""  # dropped at the verdict
+    status, answer = await v1.check(vid, "538201")
+    assert (status, answer["verified"], answer["verification"]["status"]) == (200, True,
+                                                                              "verified")
+    types = [(await event(callbacks))["type"] for _ in range(3)]
+    assert types == ["verification.ringing", "verification.answered", "verification.verified"]
+
+
 async def test_five_wrong_checks_fail_it_and_a_sixth_is_refused(service, settings, account, v1,
-                                                                callbacks, redis):
-    vid = await accept(service.store, settings, account, "caller_id", TEST_NUMBER,
-                       code="1234", callback_url=callbacks.url)
+                                                                callbacks, phone, redis):
+    phone("answer_hangup", hangup_ms=2000)
+    vid = await accept(service.store, settings, account, "voice", "15551230305",
+                       code="538201", callback_url=callbacks.url)
     await done(service.store, vid)
     for left in (4, 3, 2, 1):
-        status, answer = await v1.check(vid, "9999")
+        status, answer = await v1.check(vid, "999999")
         assert (status, answer["verified"], answer["checks_left"]) == (200, False, left)
         assert answer["verification"]["status"] == "answered"
-    status, answer = await v1.check(vid, "9999")
+    status, answer = await v1.check(vid, "999999")
     assert (status, answer["verified"], answer["checks_left"]) == (200, False, 0)
     shown = answer["verification"]
     assert (shown["status"], shown["failure_reason"]) == ("failed", "wrong_code")
-    status, problem = await v1.check(vid, "1234")
+    status, problem = await v1.check(vid, "538201")  # right, but too late
     assert status == 409 and problem["type"] == "urn:callverify:problem:conflict"
     types = [(await event(callbacks))["type"] for _ in range(3)]
     assert types == ["verification.ringing", "verification.answered", "verification.failed"]
-    assert await deliveries_made(redis, TEST_NUMBER) == 3
+    assert await deliveries_made(redis, "15551230305") == 3
+    assert (await service.store.verifications.get(vid)).checks == 5
 
 
 async def test_an_unchecked_code_expires_with_its_event(service, settings, account, v1,

@@ -24,7 +24,7 @@ async def accept(store: Store, settings, account, channel: str, e164: str, *, co
     verification = Verification(
         flow=FLOW_OF[channel], api="v1", channel=channel,
         expires_at=time.time() + window if channel != "keypad" else 0.0,
-        spoken_code=code if caller_id else "",
+        spoken_code=code if channel != "keypad" else "",
         caller_number=settings.cli_prefix + code if caller_id else "",
         caller_id="" if caller_id else settings.default_caller_id,
         callback_url=callback_url, money_scale=settings.money_scale)
