@@ -45,7 +45,7 @@ async def _owned(request: web.Request, account_id: str) -> Verification | web.Re
 def _code(body: bytes) -> str | web.Response:
     try:
         parsed = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # (RecursionError: nested too deep to read)
         return malformed("body", "must be a JSON object")
     if not isinstance(parsed, dict):
         return malformed("body", "must be a JSON object")

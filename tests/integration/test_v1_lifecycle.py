@@ -208,3 +208,17 @@ async def test_a_cancel_whose_message_was_lost_is_found_on_the_record(
     record = await done(service.store, vid)
     assert (record.final, record.outcome.failure) == ("canceled", "canceled")
     assert await deliveries_made(redis, "15551230303") == 1  # the verdict sent nothing
+
+
+async def test_concurrent_checks_never_pass_the_limit(settings, clean_redis, redis, callbacks):
+    async with Service(settings, {"api"}) as front:  # checks only: no call needed
+        account = await front.store.accounts.create("racing", 100)
+        vid = await accept(front.store, settings, account, "voice", TEST_NUMBER, code="538201",
+                           callback_url=callbacks.url)
+        v1 = V1(settings, account.token)
+        answers = await asyncio.gather(*(v1.check(vid, "999999") for _ in range(8)))
+        assert sorted(status for status, _ in answers) == [200] * 5 + [409] * 3
+        assert [a["checks_left"] for s, a in answers if s == 200].count(0) == 1
+        record = await front.store.verifications.get(vid)
+    assert (record.checks, record.final, record.final_reason) == (5, "failed", "wrong_code")
+    assert await deliveries_made(redis, TEST_NUMBER) == 1  # one verification.failed

@@ -68,6 +68,8 @@ def test_a_check_takes_4_to_10_digits():
         refused = _code(json.dumps(body).encode())
         assert not isinstance(refused, str) and refused.status == 400
     assert _code(b"{").status == 400
+    assert _code(b"\xff").status == 400
+    assert _code(b"[" * 100_000 + b"]" * 100_000).status == 400
 
 
 async def test_the_progress_hook_hears_ringing_once_then_answered():
