@@ -10,6 +10,7 @@ import time
 import pytest
 
 from api.service import Service
+from engine.v1_status import status_of
 from tests.integration.v1_lifecycle import PRICE, V1, accept, deliveries_made, done, event, until
 
 TEST_NUMBER = "12025550100"  # answers after a second's ring, no phone needed
@@ -103,6 +104,8 @@ async def test_cancel_during_ringing_hangs_up(service, settings, account, v1, ca
     vid = await accept(service.store, settings, account, "keypad", "15551230302", code="1234",
                        callback_url=callbacks.url)
     assert (await event(callbacks))["type"] == "verification.ringing"
+    ringing = await service.store.verifications.get(vid)  # as GET shows it
+    assert status_of(ringing, time.time()) == ("ringing", None)
     status, answer = await v1.cancel(vid)
     assert status == 200 and (answer["status"], answer["failure_reason"]) == ("canceled",
                                                                                "canceled")
