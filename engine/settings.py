@@ -91,6 +91,8 @@ class Settings:
     money_scale: int = 10000
     password_ring_seconds: float = 30.0
     redirect_wait_seconds: float = 10.0
+    check_window_seconds: int = 600  # how long a /v1 voice or caller-ID code takes checks
+    max_checks: int = 5
     cors_origins: tuple[str, ...] = ()
     tls_cert: str = ""
     tls_key: str = ""

@@ -140,6 +140,8 @@ RULES: dict[str, Rule] = {
     "money_scale": whole(1),
     "password_ring_seconds": seconds(RING_WINDOW_SECONDS[0], high=RING_WINDOW_SECONDS[1]),
     "redirect_wait_seconds": seconds(0),
+    "check_window_seconds": whole(1, what="a whole number of seconds"),
+    "max_checks": whole(1),
     "cors_origins": Rule("a comma-separated list of origins, each http(s)://host[:port] "
                          "without a path, or empty", is_origins),
     "tls_cert": Rule("a file path, or empty", is_text), "tls_key": Rule("a file path, or empty", is_text),
