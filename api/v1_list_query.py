@@ -4,7 +4,7 @@
     phone   "+" and the E.164 number (a "+" sent unencoded arrives as a space,
             and is taken as one); only that number's verifications
     since   ISO 8601 (a time without an offset is UTC) or Unix seconds:
-            only verifications created at or after it
+            only verifications created at or after it (to the millisecond)
     limit   1-100 (default 20) a page
     cursor  the `next_cursor` of the page before (opaque)
 """
@@ -73,17 +73,18 @@ def parse_query(pairs: Iterable[tuple[str, str]]) -> ListQuery | Malformed:
 
 
 def moment(text: str) -> float | None:
-    """Unix seconds from ISO 8601 or Unix seconds; None if it is neither."""
+    """Unix seconds from ISO 8601 or Unix seconds, to the millisecond (as
+    created_at is kept); None if it is neither."""
     text = text.strip()
     if UNIX_SECONDS.fullmatch(text):
-        return float(text)
+        return round(float(text), 3)
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
+    return round(parsed.timestamp(), 3)
 
 
 def cursor(after: Position) -> str:

@@ -12,7 +12,7 @@ from api.v1_request import parse_body
 from engine.backpressure import BACKLOG_FLOOR
 from engine.keys import flood_key, idempotency_key, v1_list_key
 from engine.retention import purge_number
-from tests.integration.api_harness import ServedApi, serve_api
+from tests.integration.api_harness import ServedApi, callverify, serve_api
 from tests.integration.test_backpressure import backlog, engine_says
 
 NUMBER = "+15551234567"
@@ -308,3 +308,15 @@ async def test_purging_the_number_forgets_the_key(api):
     await api.redis.delete(flood_key(account_id, "15551234567"))
     status, answer, headers = await api.create(token, keypad(), key="k")
     assert status == 201 and "Idempotent-Replayed" not in headers
+
+
+def test_the_verification_webhook_takes_no_fields(cli_env, account_id):
+    args = ("webhook", "set", account_id, "--event", "verification",
+            "--url", "https://site.example/wh")
+    assert json.loads(callverify(cli_env, *args)) == {
+        "account_id": account_id, "event": "verification", "url": "https://site.example/wh",
+        "fields": []}
+    assert "--fields does not apply" in callverify(cli_env, *args, "--fields", "status",
+                                                   expect=2)
+    assert json.loads(callverify(cli_env, "webhook", "show", account_id, "--event",
+                                 "verification"))["url"] == "https://site.example/wh"
