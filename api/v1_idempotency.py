@@ -41,7 +41,7 @@ class Claim:
     or `release`), REPLAY (answer `record`'s verification), REUSED, IN_PROGRESS."""
 
     state: str
-    record: dict | None = None  # REPLAY: verification_id, code, caller_number
+    record: dict | None = None  # REPLAY: verification_id, code
 
 
 async def claim(redis: Redis, account_id: str, key: str, fingerprint: str) -> Claim:
@@ -53,24 +53,23 @@ async def claim(redis: Redis, account_id: str, key: str, fingerprint: str) -> Cl
         if await redis.set(name, pending, nx=True, ex=PENDING_SECONDS):
             return Claim(NEW)
         raw = await redis.get(name)
-        if raw is None:
-            continue  # released or expired since: claim it again
-        record = json.loads(raw)
-        if record["fingerprint"] != fingerprint:
+        record = json.loads(raw) if raw is not None else None  # None: freed since, claim again
+        if record is not None and record["fingerprint"] != fingerprint:
             return Claim(REUSED)
-        if record["state"] == "done":
+        if record is not None and record["state"] == "done":
             return Claim(REPLAY, record)
         if time.monotonic() >= deadline:
             return Claim(IN_PROGRESS)
-        await asyncio.sleep(POLL_SECONDS)
+        if record is not None:
+            await asyncio.sleep(POLL_SECONDS)
 
 
 async def complete(redis: Redis, account_id: str, key: str, fingerprint: str, e164: str, *,
-                   verification_id: str, code: str, caller_number: str) -> None:
+                   verification_id: str, code: str) -> None:
     """Keep the accepted request's verification (and the code it answered) for the key."""
     name = idempotency_key(account_id, key)
     record = {"state": "done", "fingerprint": fingerprint, "verification_id": verification_id,
-              "code": code, "caller_number": caller_number}
+              "code": code}
     async with redis.pipeline(transaction=True) as pipe:
         pipe.set(name, json.dumps(record), ex=KEEP_SECONDS)
         pipe.sadd(number_index(e164), name)

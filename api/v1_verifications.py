@@ -225,8 +225,7 @@ class Creation:
         if code:
             await v1_idempotency.complete(
                 redis, account_id, key, request.fingerprint, request.e164,
-                verification_id=self.verification_id, code=code,
-                caller_number=caller_number(self.settings, code))
+                verification_id=self.verification_id, code=code)
         else:
             await v1_idempotency.release(redis, account_id, key)
         return response
