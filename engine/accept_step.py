@@ -39,12 +39,18 @@ class Acceptance(NamedTuple):
 # the number, by its created_at; entries older than the retention go as new
 # ones come, and the number's list goes into the number's index (so a purge
 # removes it). It takes the URL of the account's webhook for ARGV[26]
-# (ARGV[25]: the webhooks' key prefix), so the account is looked up once.
+# (ARGV[25]: the webhooks' key prefix) and, for a call from a number that
+# carries the code (caller_number), the account's ring window, as the
+# password call does; so the account is looked up once.
 V1_LUA = """
 local function accept_v1(list_prefix, account_id, e164, id, verification, retention, index,
-                         webhook_prefix, event)
+                         webhook_prefix, event, account)
   local url = redis.call('HGET', webhook_prefix .. account_id .. ':' .. event, 'url')
   if url then redis.call('HSET', verification, 'webhook_url', url) end
+  local ring = redis.call('HGET', account, 'ring_seconds')
+  if ring and redis.call('HEXISTS', verification, 'caller_number') == 1 then
+    redis.call('HSET', verification, 'ring_seconds', ring)
+  end
   local score = tonumber(redis.call('HGET', verification, 'created_at'))
   local lists = {list_prefix .. account_id, list_prefix .. account_id .. ':' .. e164}
   for _, list in ipairs(lists) do
@@ -137,7 +143,7 @@ redis.call('SADD', number_index, verification, flood)
 if daily_cap > 0 then redis.call('SADD', number_index, daily) end
 if list_prefix ~= '' then
   accept_v1(list_prefix, account_id, e164, id, verification, tonumber(retention), number_index,
-            webhook_prefix, event)
+            webhook_prefix, event, account)
 end
 redis.call('EXPIRE', number_index, retention)
 redis.call('XADD', calls, 'MAXLEN', bound, '*', 'verification_id', id)

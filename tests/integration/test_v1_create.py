@@ -122,13 +122,18 @@ async def test_without_a_code_one_is_generated_and_answered_once(api, channel, d
     assert status == 200 and read["id"] == answer["id"] and set(read) == VIEW_KEYS
 
 
-async def test_the_account_webhook_is_taken_at_accept(api):
+async def test_the_account_webhook_and_ring_window_are_taken_at_accept(api):
     account_id, token = await api.account()
     await api.store.accounts.set_webhook(account_id, "verification", "https://site.example/wh",
                                          [])
+    await api.store.accounts.set_ring_seconds(account_id, 12)
     assert (await api.create(token, keypad()))[0] == 201
-    [record] = await api.verifications()
-    assert record["webhook_url"] == "https://site.example/wh"
+    assert (await api.create(token, {"phone": "+15551230009", "channel": "caller_id"}))[0] == 201
+    records = {r["channel"]: r for r in await api.verifications()}
+    assert records["keypad"]["webhook_url"] == records["caller_id"]["webhook_url"] == (
+        "https://site.example/wh")
+    # The account's ring window is the caller-ID call's, as for its password calls.
+    assert records["caller_id"]["ring_seconds"] == "12" and "ring_seconds" not in records["keypad"]
 
 
 MALFORMED = [
