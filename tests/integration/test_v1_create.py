@@ -325,3 +325,12 @@ def test_the_verification_webhook_takes_no_fields(cli_env, account_id):
                                                    expect=2)
     assert json.loads(callverify(cli_env, "webhook", "show", account_id, "--event",
                                  "verification"))["url"] == "https://site.example/wh"
+
+
+async def test_a_range_blocked_by_the_velocity_alarm_is_refused(serve):
+    api = await serve(prefix_alarm_per_minute=1)
+    _, token = await api.account()
+    assert (await api.create(token, keypad("+15551230001")))[0] == 201
+    status, answer, _ = await api.create(token, keypad("+15551230002"))  # the same range
+    assert (status, slug(answer)) == (422, "destination_refused")
+    assert "velocity alarm" in answer["detail"]
