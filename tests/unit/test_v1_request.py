@@ -15,6 +15,7 @@ from api.v1_request import (
     parse_body,
     pick_code,
 )
+from engine.settings import Settings, SettingsError
 from engine.v1_lists import Position
 
 
@@ -130,3 +131,10 @@ def test_the_cursor_is_opaque_and_round_trips():
     assert "0123456789ab" not in text and position(text) == after
     for bad in ("", "!!", cursor(Position(1.0, "x")), "WzEsMl0", "bnVsbA"):
         assert position(bad) is None
+
+
+def test_the_check_settings():
+    assert (Settings().check_window_seconds, Settings().max_checks) == (600, 5)
+    for bad in ({"max_checks": 0}, {"check_window_seconds": 0}, {"check_window_seconds": 1.5}):
+        with pytest.raises(SettingsError, match="CALLVERIFY_(MAX_CHECKS|CHECK_WINDOW_SECONDS)"):
+            Settings(**bad)
