@@ -15,6 +15,7 @@ import time
 from engine.accounts import MAX_BALANCE, CreditRefused
 from engine.caller_ids import caller_id_problem
 from engine.egress import url_refusal
+from engine.locales import DEFAULT_LOCALE, locale_problem
 from engine.prefixes import PREFIX_DIGITS
 from engine.retention import purge_number
 from engine.store import Account, Store
@@ -203,6 +204,18 @@ async def set_ring_window(store: Store, account_id: str, seconds: float) -> dict
     await existing_account(store, account_id)
     await store.accounts.set_ring_seconds(account_id, int(seconds) if seconds.is_integer() else seconds)
     return {"account_id": account_id, "ring_seconds": await store.accounts.ring_seconds(account_id)}
+
+
+async def account_locale(store: Store, account_id: str, raw: str | None) -> dict:
+    """Set the locale of the account's calls that name none, the seed APIs'
+    included (engine/locales.py; `en`: English, as with none); without one, show it."""
+    if raw is not None and (problem := locale_problem(raw)):
+        raise AdminError(problem)
+    await existing_account(store, account_id)
+    if raw is not None:
+        await store.accounts.set_locale(account_id, "" if raw == DEFAULT_LOCALE else raw)
+    return {"account_id": account_id,
+            "locale": await store.accounts.locale(account_id) or DEFAULT_LOCALE}
 
 
 def webhook_url(url: str, egress_allow: tuple[str, ...] = ()) -> str:

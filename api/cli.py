@@ -47,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     ring = actions.add_parser("ring-window", help="how long password calls ring (5-120 s)")
     ring.add_argument("account_id")
     ring.add_argument("seconds", type=float)
+    locale = actions.add_parser("locale", help="the language of the account's calls that name "
+                                "none, seed APIs included (en, de, fr, es); shown without one")
+    locale.add_argument("account_id")
+    locale.add_argument("locale", nargs="?")
     signing = actions.add_parser("webhook-secret",
                                  help="print the secret that signs the account's callbacks")
     signing.add_argument("account_id")
@@ -143,6 +147,8 @@ async def admin_command(args: argparse.Namespace, settings: Settings) -> str:
             result = await admin.show_account(store, args.account_id)
         elif args.action == "ring-window":
             result = await admin.set_ring_window(store, args.account_id, args.seconds)
+        elif args.action == "locale":
+            result = await admin.account_locale(store, args.account_id, args.locale)
         elif args.action == "spend-limit":
             result = await admin.set_spend_limit(store, args.account_id, args.units)
         elif args.action == "caller-id":

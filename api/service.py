@@ -13,7 +13,8 @@ fails to start stops the parts started before it:
    are asked to stop taking work and are awaited together, before the calls
    in progress are drained (those calls' callbacks then stay queued for
    whichever deliverer runs next, not handed to this stopping one).
-4. The HTTP API: on stop, it stops first, so no new work arrives while the
+4. /metrics, on its own listener (api/metrics_listener.py).
+5. The HTTP API: on stop, it stops first, so no new work arrives while the
    other parts stop.
 
 This module sits above engine/ and api/app.py and imports both; nothing in
@@ -30,6 +31,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from redis.asyncio import Redis
 
 from api.app import serving
+from api.metrics_listener import serving_metrics, shared_metrics
 from api.redis_client import REDIS_DOWN, connect_redis
 from api.redis_persistence import warn_if_not_persistent
 from engine import loop as event_loop
@@ -83,6 +85,9 @@ class Service:
             loops = self._loops()
             if loops:
                 await parts.enter_async_context(running(loops))
+            await parts.enter_async_context(serving_metrics(
+                self.settings.metrics_listen, redis, self.engine.health if self.engine else None,
+                reuse_port=self.reuse_port))
             if "api" in self.components:
                 await parts.enter_async_context(
                     serving(self.settings, store, reuse_port=self.reuse_port))
@@ -242,6 +247,7 @@ def run(settings: Settings, components, workers: int = 1) -> int:
     if workers > 1:
         from api.workers import run_workers
 
-        return run_workers(workers, serve_here)
+        with shared_metrics(settings.metrics_listen):  # one /metrics for all the workers
+            return run_workers(workers, serve_here)
     serve_here()
     return 0

@@ -9,7 +9,7 @@ The body is a JSON object of at most MAX_BODY bytes with only these fields
     channel       required: keypad, caller_id or voice (engine/v1_status.py)
     code          digits as a string: keypad and voice 4-10, caller_id exactly 4;
                   absent: one is generated (GENERATED_DIGITS) and answered once
-    locale        one of LOCALES (default en): the prompts' language
+    locale        one of engine/locales.py LOCALES (default en): the prompts' language
     callback_url  http(s) URL the egress guard lets events go to (engine/egress.py)
     caller_id     keypad and voice: the number shown, E.164 digits ("+" optional);
                   whether this account may show it is decided later (403).
@@ -25,13 +25,11 @@ from dataclasses import dataclass
 
 from api.password_call_request import possible_number
 from engine.egress import url_refusal
+from engine.locales import DEFAULT_LOCALE, LOCALES
 from engine.v1_status import CALLER_ID, CHANNELS, KEYPAD, VOICE
 
 MAX_BODY = 4096
 FIELDS = ("phone", "channel", "code", "locale", "callback_url", "caller_id")
-# The prompts' languages. engine/locales.py (the voice flow's part of issue
-# 20) will hold this list; until then it is here, in this one place.
-LOCALES = ("en", "de", "fr", "es")
 CODE_DIGITS = {KEYPAD: (4, 10), CALLER_ID: (4, 4), VOICE: (4, 10)}
 GENERATED_DIGITS = {KEYPAD: 6, CALLER_ID: 4, VOICE: 6}
 PHONE = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -96,7 +94,7 @@ def parse_body(raw: bytes, egress_allow: tuple[str, ...] = ()) -> V1Request | Ma
                              or not code.isdigit() or not low <= len(code) <= high):
         digits = f"{low}" if low == high else f"{low}-{high}"
         return Malformed("code", f"must be a string of {digits} digits for the {channel} channel")
-    locale = given.get("locale", "en")
+    locale = given.get("locale", DEFAULT_LOCALE)
     if locale not in LOCALES:
         return Malformed("locale", f"must be one of {', '.join(LOCALES)}")
     callback_url = given.get("callback_url", "")

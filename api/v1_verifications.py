@@ -87,7 +87,9 @@ def new_record(request: V1Request, code: str, settings: Settings, now: float) ->
     caller = caller_number(settings, code) if channel == CALLER_ID else ""
     return Verification(
         flow=FLOW_OF[channel], api="v1", channel=channel,
-        locale="" if request.locale == "en" else request.locale, created_at=now,
+        # Always stored, "en" too: the account's default locale (`callverify
+        # account locale`) is for requests that name none, the seed APIs'.
+        locale=request.locale, created_at=now,
         phone_number=request.national_number, country_code=request.country_code,
         caller_id="" if channel == CALLER_ID else request.caller_id or settings.default_caller_id,
         callback_url=request.callback_url,

@@ -76,7 +76,9 @@ end
 # ARGV[19] accepted calls this UTC day, any account; 0: no cap), no_credit,
 # spend_limit (units charged this clock hour), busy (a backlog the engines
 # cannot start within the window: engine/backpressure.py; with the seconds
-# to wait), accepted; `taken` asks for another id. Clocks are Redis's. An
+# to wait), accepted; `taken` asks for another id. A verification that names
+# no locale gets the account's default (`callverify account locale`), so the
+# seed APIs' calls speak it too. Clocks are Redis's. An
 # accepted verification expires `retention` seconds later whatever becomes
 # of it (the verdict renews that); its key, its flood mark and its daily
 # count go into the number's index, which `callverify purge` reads
@@ -118,7 +120,7 @@ local flood = flood_prefix .. account_id .. ':' .. e164
 if redis.call('EXISTS', flood) == 1 then return {'flood', account_id} end
 local calls_today = daily_cap > 0 and tonumber(redis.call('GET', daily) or '0') or 0
 if daily_cap > 0 and calls_today >= daily_cap then return {'daily_cap', account_id} end
-local held = redis.call('HMGET', account, 'credits', 'spend_limit', 'spend_hour', 'spent')
+local held = redis.call('HMGET', account, 'credits', 'spend_limit', 'spend_hour', 'spent', 'locale')
 if tonumber(held[1] or '0') < price then return {'no_credit', account_id} end
 local hour, limit = math.floor(now / 3600), tonumber(held[2])
 local spent = tonumber(held[3]) == hour and tonumber(held[4]) or 0
@@ -138,6 +140,9 @@ elseif daily_cap > 0 then
 end
 redis.call('HSET', verification, 'account_id', account_id, 'id', id, 'e164', e164,
            'status', 'queued', unpack(ARGV, 27))
+if held[5] and redis.call('HEXISTS', verification, 'locale') == 0 then
+  redis.call('HSET', verification, 'locale', held[5])
+end
 redis.call('EXPIRE', verification, retention)
 redis.call('SADD', number_index, verification, flood)
 if daily_cap > 0 then redis.call('SADD', number_index, daily) end

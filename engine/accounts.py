@@ -1,6 +1,6 @@
 """Accounts: credentials (stored only as hashes), credit, state, per-account
-settings (ring window, hourly spend limit, allowed caller IDs) and webhook
-subscriptions."""
+settings (ring window, hourly spend limit, allowed caller IDs, default
+locale) and webhook subscriptions."""
 from __future__ import annotations
 
 import json
@@ -172,6 +172,19 @@ class Accounts:
     async def ring_seconds(self, account_id: str) -> float | None:
         raw = await self.redis.hget(account_key(account_id), "ring_seconds")
         return float(raw) if raw else None
+
+    async def set_locale(self, account_id: str, locale: str) -> None:
+        """The locale of the account's calls that name none (the accept step
+        applies it); "" removes it: English."""
+        key = await self._existing(account_id)
+        if locale:
+            await self.redis.hset(key, "locale", locale)
+        else:
+            await self.redis.hdel(key, "locale")
+
+    async def locale(self, account_id: str) -> str:
+        raw = await self.redis.hget(account_key(account_id), "locale")
+        return raw.decode() if isinstance(raw, bytes) else raw or ""
 
     async def set_webhook(self, account_id: str, event: str, url: str, fields: list[str]) -> None:
         await self._existing(account_id)

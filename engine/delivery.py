@@ -25,6 +25,7 @@ from redis.asyncio import Redis
 from engine.delivery_record import LEASE_SECONDS, Delivery
 from engine.egress import EgressRefused
 from engine.keys import DEAD, DELIVERY_PREFIX, DUE, WAKE, delivery_key
+from engine.metrics import note_delivery_failed, note_delivery_given_up
 from engine.outbound import failure_text, outbound_session, send
 from engine.retention import DEFAULT_RETENTION_SECONDS, DeadList
 from engine.scripts import lua_script
@@ -216,6 +217,7 @@ class Deliverer:
             await pipe.execute()
 
     async def _retry(self, delivery: Delivery, error: str) -> None:
+        note_delivery_failed(delivery.kind)
         attempts = delivery.attempts + 1
         key = delivery_key(delivery.delivery_id)
         if time.time() - delivery.created_at > self.give_up_seconds:
@@ -234,6 +236,7 @@ class Deliverer:
                     why: str = "not sent") -> None:
         """Move it to the dead list (DEAD) with the reason in `last_error`."""
         log.warning("delivery %s: %s (%s); moved to the dead list", delivery.named, why, error)
+        note_delivery_given_up(delivery.kind)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(delivery_key(delivery.delivery_id),
                       mapping={"attempts": attempts, "last_error": error})

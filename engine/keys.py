@@ -27,6 +27,9 @@ CALLS_GROUP = "engines"
 # What each live engine can start (a hash: consumer name -> "until rate free",
 # engine/engine_capacity.py), read by the accept step's backpressure check.
 ENGINE_CAPACITY = "cv:engines:capacity"
+# Each live engine's health (a hash: consumer name -> "until ari trunk calls",
+# engine/engine_health.py), read by /readyz and /metrics.
+ENGINE_HEALTH = "cv:engines:health"
 # Pub/sub channel: the id of a verification whose call progressed.
 PROGRESS_CHANNEL = "cv:progress"
 # The do-not-call set

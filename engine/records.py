@@ -14,6 +14,7 @@ from engine.delivery import Deliverer
 from engine.delivery_record import new_delivery
 from engine.flows.call import CallRecord
 from engine.keys import delivery_key
+from engine.metrics import note_verdict
 from engine.outcome import CallOutcome
 from engine.registry import notifications_for
 from engine.store import Store
@@ -43,6 +44,8 @@ async def give_verdict(store: Store, verification: Verification, outcome: CallOu
         e164=verification.e164, refund=refund)
     if given and leased and deliveries and courier is not None:  # (leased: there is one)
         courier.hand_over(deliveries)
+    if given:
+        note_verdict(verification, outcome)
     return given
 
 

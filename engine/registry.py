@@ -16,12 +16,13 @@ from __future__ import annotations
 from types import ModuleType
 
 from engine import v1_events
-from engine.flows import password_call, reverse_verify
+from engine.flows import password_call, reverse_verify, voice
 from engine.notifications import Notification
 from engine.outcome import CallOutcome
 from engine.verification import Verification
 
-FLOWS: dict[str, ModuleType] = {flow.NAME: flow for flow in (reverse_verify, password_call)}
+FLOWS: dict[str, ModuleType] = {flow.NAME: flow for flow in (reverse_verify, password_call,
+                                                             voice)}
 _BY_LEGACY_NAME = {flow.LEGACY_NAME: flow for flow in FLOWS.values()}
 
 

@@ -49,6 +49,7 @@ DEFAULT_BLOCKED = ("1900", "1976", "4490", "4491", "4498", "44870", "44871", "44
 @dataclass(frozen=True)
 class Settings:
     api_listen: str = "127.0.0.1:8080"
+    metrics_listen: str = "127.0.0.1:9108"  # /metrics' own listener; off: none
     redis_url: str = "redis://127.0.0.1:6379/0"
     ari_url: str = "http://127.0.0.1:8088"
     ari_user: str = "callverify"

@@ -94,6 +94,9 @@ POSITIVE = seconds(0, above=True)
 RULES: dict[str, Rule] = {
     "api_listen": Rule("host:port with a port from 1 to 65535 (an IPv6 address in brackets, "
                        "e.g. [::1]:8080)", lambda v: isinstance(v, str) and is_listen(v)),
+    "metrics_listen": Rule("host:port for /metrics (e.g. 127.0.0.1:9108), or off",
+                           lambda v: isinstance(v, str) and (v.strip().lower() in ("", "off")
+                                                             or is_listen(v))),
     "redis_url": Rule("a redis://, rediss:// or unix:// URL (e.g. redis://127.0.0.1:6379/0)",
                       lambda v: isinstance(v, str) and is_redis_url(v)),
     "ari_url": Rule("an http:// or https:// URL of Asterisk's HTTP server "
@@ -220,6 +223,11 @@ def problems(values: Mapping[str, Any], name_of: Callable[[str], str]) -> list[s
     if bool(values["tls_cert"]) != bool(values["tls_key"]):
         found.append(f"{env_name('tls_cert')} and {env_name('tls_key')}: "
                      "set both (HTTPS) or neither (HTTP)")
+    api, metrics = values["api_listen"], values["metrics_listen"]
+    if (isinstance(api, str) and isinstance(metrics, str) and is_listen(metrics)
+            and metrics.rpartition(":")[2] == api.rpartition(":")[2]):
+        found.append(f"{name_of('metrics_listen')}: must not be the port of "
+                     f"{env_name('api_listen')} (/metrics is never on the public listener)")
     base, top = values["delivery_backoff_base"], values["delivery_backoff_max"]
     if is_number(base) and is_number(top) and top < base:
         found.append(f"{name_of('delivery_backoff_max')}: must be >= "

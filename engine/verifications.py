@@ -47,6 +47,7 @@ from engine.keys import (
     prefix_calls_key,
     verification_key,
 )
+from engine.metrics import note_accept
 from engine.prefixes import destination_prefix
 from engine.record_scripts import TAKE_LUA, UPDATE_LUA, VERDICT_LUA
 from engine.retention import DEFAULT_RETENTION_SECONDS
@@ -186,6 +187,7 @@ class Verifications:
                             alarm, prefix, prefix)
                 result = PREFIX_BLOCKED
             if result != "taken":
+                note_accept(verification.flow, result)
                 found = found.decode() if isinstance(found, bytes) else found
                 waited = int(wait[0]) if wait else 0
                 return Acceptance(result, verification_id if result == ACCEPTED else "", found,

@@ -16,6 +16,7 @@ from engine.admission import Admission, Place
 from engine.ari.client import AriClient
 from engine.delivery import Deliverer
 from engine.engine_capacity import CapacityReport, StartMeter
+from engine.engine_health import HealthReport
 from engine.flows.call import Call, CallEnded
 from engine.masking import mask_number
 from engine.outcome import ENGINE_LOST, CallOutcome
@@ -39,6 +40,7 @@ class Engine:
         self.queue = CallQueue(redis, settings.consumer_name)
         self.starts = StartMeter()
         self.capacity_report = CapacityReport(redis, settings.consumer_name)
+        self.health_report = HealthReport(redis, settings.consumer_name)
         self.calls: dict[str, Call] = {}
         self._slots = asyncio.Semaphore(settings.max_concurrent_calls)
         self.admission = Admission(settings.max_concurrent_calls)
@@ -71,7 +73,9 @@ class Engine:
         await self.store.phones.refresh()
         loop = asyncio.get_running_loop()
         helpers = [loop.create_task(self.capacity_report.run(self.capacity, done_taking)),
-                   loop.create_task(self.store.phones.follow(done_taking))]
+                   loop.create_task(self.store.phones.follow(done_taking)),
+                   loop.create_task(self.health_report.run(self.health, self.trunk_exists,
+                                                           done_taking))]
         try:
             await self._take_jobs()
         finally:
@@ -108,6 +112,14 @@ class Engine:
             return 0.0, 0
         free = min(self.settings.max_concurrent_calls - len(self._tasks), self.admission.free)
         return self.starts.rate(), free
+
+    def health(self) -> tuple[bool, int]:
+        """(ARI connected, calls up), for /readyz and /metrics (engine/engine_health.py)."""
+        return self.ari.events.connected.is_set(), len(self.calls)
+
+    async def trunk_exists(self) -> bool:
+        """Whether Asterisk has the trunk's PJSIP endpoint (calls to numbers go out there)."""
+        return await self.ari.rest.endpoint_state("PJSIP", self.settings.trunk_endpoint) is not None
 
     async def drain(self, grace: float) -> None:
         """Wait up to `grace` seconds for calls in progress, then cancel them.

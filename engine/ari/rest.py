@@ -147,10 +147,12 @@ class AriRest:
                                         params={"reason": reason})
         return found
 
-    async def play(self, channel_id: str, media: list[str], playback_id: str) -> dict:
-        """Start playing one or more media URIs in order on a channel."""
+    async def play(self, channel_id: str, media: list[str], playback_id: str,
+                   lang: str | None = None) -> dict:
+        """Start playing one or more media URIs in order on a channel; with
+        `lang`, a `sound:` URI plays the file of that language (sounds/<lang>/...)."""
         return await self.request("POST", f"/channels/{channel_id}/play/{playback_id}",
-                                  params={"media": media})
+                                  params={"media": media, "lang": lang})
 
     async def stop_playback(self, playback_id: str) -> None:
         """Stop a playback; one that has already finished is not an error."""

@@ -192,8 +192,11 @@ class Call:
         if snapshot and "caller_rdnis" in snapshot and not self.record.redirected:
             self.record.redirected = bool(snapshot["caller_rdnis"])
 
-    async def play(self, media: list[str], *, interruptible: bool = True) -> bool:
+    async def play(self, media: list[str], *, interruptible: bool = True,
+                   lang: str | None = None) -> bool:
         """Play prompts to the end; a digit stops them when interruptible.
+        `lang`: the language whose recordings `sound:` media play in (None:
+        the channel's own, English).
 
         Returns True if a digit interrupted the prompt (the digit stays in
         `self.digits` for the next read).
@@ -202,8 +205,10 @@ class Call:
             return True
         self._playbacks += 1
         playback_id = f"{self.channel_id}-p{self._playbacks}"
+        # `lang` only when one is asked for: an English play request is as it always was.
+        language = {"lang": lang} if lang else {}
         try:
-            await self.ari.rest.play(self.channel_id, media, playback_id)
+            await self.ari.rest.play(self.channel_id, media, playback_id, **language)
         except AriError as exc:
             if exc.status == 404:
                 self._mark_ended()

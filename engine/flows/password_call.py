@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from engine.flows.call import Call, CallEnded, DialPlan
+from engine.locales import playback_language, spoken_digits
 from engine.notifications import Notification
 from engine.outcome import (
     BILLING,
@@ -47,9 +48,11 @@ class PasswordCallResult:
     spoken: bool = False
 
 
-def code_announcement(code: str, your_code_is: str = YOUR_CODE_IS) -> list[str]:
-    """'Your code is 1 2 3 4', twice."""
-    once = [your_code_is, f"digits:{code}"]
+def code_announcement(code: str, your_code_is: str = YOUR_CODE_IS, locale: str = "") -> list[str]:
+    """'Your code is 1 2 3 4', twice: in English with Asterisk's digits, in
+    another locale with that locale's own recorded digits."""
+    digits = [f"digits:{code}"] if playback_language(locale) is None else spoken_digits(code)
+    once = [your_code_is, *digits]
     return once + [PAUSE] + once
 
 
@@ -65,8 +68,9 @@ async def redirect_seen(call: Call) -> bool:
 
 
 async def password_call(call: Call, dial: DialPlan, code: str,
-                        on_progress: Progress) -> PasswordCallResult:
-    """Ring for the ring window from `<prefix><code>`; on answer say the code, hang up.
+                        on_progress: Progress, locale: str = "") -> PasswordCallResult:
+    """Ring for the ring window from `<prefix><code>`; on answer say the code
+    (in `locale`), hang up.
 
     Whether the call was forwarded is reported at each point where the
     evidence may have arrived: when the phone rings, when it answers, and when
@@ -84,7 +88,8 @@ async def password_call(call: Call, dial: DialPlan, code: str,
     try:
         result.is_redirect = await redirect_seen(call)
         await on_progress("answered", result.is_redirect)
-        await call.play(code_announcement(code), interruptible=False)
+        await call.play(code_announcement(code, locale=locale), interruptible=False,
+                        lang=playback_language(locale))
         result.spoken = True
     except CallEnded:
         pass
@@ -110,7 +115,8 @@ async def run(call: Call, verification: Verification, settings: Settings,
         caller_id=verification.caller_number,
         ring_timeout=ring, call_cap_seconds=settings.call_cap_seconds,
         app_args=f"{NAME},{verification.id}")
-    result = await password_call(call, dial, verification.spoken_code, on_progress)
+    result = await password_call(call, dial, verification.spoken_code, on_progress,
+                                 verification.locale)
     return CallOutcome.from_call(call.record, ring_timeout=ring, is_redirect=result.is_redirect)
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from engine.caller_ids import shown_caller_id
 from engine.flows.call import Call, CallEnded, DialPlan
 from engine.flows.digits import collect_digits
+from engine.locales import playback_language
 from engine.notifications import Notification
 from engine.outcome import (
     CALL_REJECTED,
@@ -52,6 +53,7 @@ class KeypadPolicy:
     first_digit_timeout: float = 10.0
     inter_digit_timeout: float = 5.0
     prompts: dict = field(default_factory=lambda: dict(DEFAULT_PROMPTS))
+    language: str | None = None  # the locale's recordings (engine/locales.py); None: English
 
 
 @dataclass
@@ -73,7 +75,7 @@ async def reverse_verify(call: Call, dial: DialPlan, policy: KeypadPolicy,
     if not await call.dial(dial):
         return result
     try:
-        await call.play(policy.prompts["enter_code"])
+        await call.play(policy.prompts["enter_code"], lang=policy.language)
         while result.attempts < policy.max_attempts and not result.matched:
             result.attempts += 1
             entry = await collect_digits(call, max_digits=policy.code_len,
@@ -83,7 +85,7 @@ async def reverse_verify(call: Call, dial: DialPlan, policy: KeypadPolicy,
             result.last_digit_at = entry.last_digit_at or result.last_digit_at
             result.matched = bool(entry.digits) and await code_matches(entry.digits)
             if not result.matched and result.attempts < policy.max_attempts:
-                await call.play(policy.prompts["incorrect"])
+                await call.play(policy.prompts["incorrect"], lang=policy.language)
     except CallEnded:
         pass
     return result
@@ -92,14 +94,15 @@ async def reverse_verify(call: Call, dial: DialPlan, policy: KeypadPolicy,
 async def say_goodbye(call: Call, policy: KeypadPolicy, matched: bool) -> None:
     """The closing prompt after the verdict (the engine hangs up after it)."""
     await call.play(policy.prompts["verified"] if matched else policy.prompts["goodbye"],
-                    interruptible=False)
+                    interruptible=False, lang=policy.language)
 
 
 def keypad_policy(verification: Verification, settings: Settings) -> KeypadPolicy:
     return KeypadPolicy(code_len=verification.code_len, max_attempts=settings.max_attempts,
                         first_digit_timeout=settings.first_digit_timeout,
                         inter_digit_timeout=settings.inter_digit_timeout,
-                        prompts={**DEFAULT_PROMPTS, **settings.prompts})
+                        prompts={**DEFAULT_PROMPTS, **settings.prompts},
+                        language=playback_language(verification.locale))
 
 
 async def run(call: Call, verification: Verification, settings: Settings,

@@ -164,7 +164,8 @@ async def split_step(svc, api, base, state, pids, workdir, numbers, log) -> dict
     parts = {}
     try:
         for command in ("api", "engine", "deliver"):
-            env = dict(svc.env, CALLVERIFY_API_LISTEN=f"127.0.0.1:{stack.free_port()}")
+            env = dict(svc.env, CALLVERIFY_API_LISTEN=f"127.0.0.1:{stack.free_port()}",
+                       CALLVERIFY_METRICS_LISTEN=f"127.0.0.1:{stack.free_port()}")
             parts[command] = stack.Service(command, env, workdir / f"{command}.log",
                                             nice=svc.nice).start()
         front = CallverifyApi(parts["api"].base, api.api_key, api.sink)
@@ -199,6 +200,7 @@ def front_door(args, redis: stack.RedisServer, state: dict, workdir: Path) -> tu
     """
     env = stack.service_env(redis.url(1), state, f"127.0.0.1:{stack.free_port()}")
     key = stack.create_account(env, 10_000_000)
+    token = stack.create_account(env, 10_000_000, "token")
     frontdoor.stand_in_engine(redis.url(1))
     fresh = frontdoor.FreshDatabase(redis.url(1))
     levels = [int(c) for c in str(args.fd_connections).split(",")]
@@ -211,17 +213,23 @@ def front_door(args, redis: stack.RedisServer, state: dict, workdir: Path) -> tu
         minimal, mport = stack.start_minimal(workdir, workers)
         by_connections: dict = {}
         try:
-            targets = {"minimal": (f"http://127.0.0.1:{mport}/api/reverse_verify/", minimal.pid),
-                       "callverify": (f"{api.base}/api/reverse_verify/", api.pid)}
+            minimal_base = f"http://127.0.0.1:{mport}"
+            seed, v1 = ("/api/reverse_verify/", key, frontdoor.LUA), (
+                "/v1/verifications", token, frontdoor.V1_LUA)
+            targets = {"minimal": (minimal_base, minimal.pid, seed),
+                       "callverify": (api.base, api.pid, seed),
+                       "minimal_v1": (minimal_base, minimal.pid, v1),
+                       "callverify_v1": (api.base, api.pid, v1)}
             plan = [("warm-up", 2, levels[0])] + [("measured", args.fd_seconds, c) for c in levels]
             for phase, seconds, connections in plan:
-                for name, (url, pid) in targets.items():
-                    if name == "callverify":
+                for name, (base, pid, (path, credential, script)) in targets.items():
+                    if name.startswith("callverify"):
                         fresh.restore()
-                    result = frontdoor.run_wrk(url, api_key=key,
+                    result = frontdoor.run_wrk(base + path, api_key=credential,
                                                callback_url="http://127.0.0.1:9/cb",
                                                first_number=0, seconds=seconds,
-                                               connections=connections, pid=pid)
+                                               connections=connections, pid=pid,
+                                               script=script)
                     if phase == "measured":
                         by_connections.setdefault(str(connections), {})[name] = result
             if workers == 1 and not args.no_profile and profile.py_spy():

@@ -15,6 +15,10 @@ from engine.keys import ENGINE_CAPACITY
 from tests.bench.cpu import CpuWindow
 
 LUA = Path(__file__).resolve().parent / "unique.lua"
+V1_LUA = Path(__file__).resolve().parent / "v1.lua"
+# The systems compared: (callverify's, the minimal handler's) for the seed's
+# GET and for POST /v1/verifications.
+PAIRS = (("callverify", "minimal"), ("callverify_v1", "minimal_v1"))
 RESULT = re.compile(r"BENCH (.*)")
 
 
@@ -53,10 +57,12 @@ class FreshDatabase:
 
 
 def run_wrk(url: str, *, api_key: str, callback_url: str, first_number: int,
-            seconds: int, connections: int, pid: int | None = None) -> dict:
-    """One bounded wrk run (1 thread: the other core serves); accepted/s and latency."""
+            seconds: int, connections: int, pid: int | None = None,
+            script: Path = LUA) -> dict:
+    """One bounded wrk run (1 thread: the other core serves); accepted/s and latency.
+    `api_key` is the credential `script` sends (the token for V1_LUA)."""
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
-           "-s", str(LUA), url, "--", api_key, callback_url, str(first_number)]
+           "-s", str(script), url, "--", api_key, callback_url, str(first_number)]
     cpu = CpuWindow({"server": pid} if pid else {}, children=True).start()
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30)
     cpu.stop()
@@ -80,19 +86,28 @@ def run_wrk(url: str, *, api_key: str, callback_url: str, first_number: int,
 
 
 def peak(by_connections: dict[str, dict]) -> dict:
-    """Each system's run at its best connection count, and their ratio.
+    """Each system's run at its best connection count, and each pair's ratio.
 
-    `by_connections` maps a count to {"callverify": run, "minimal": run}; the
-    answer has the two best runs, their ratio, and every count's runs with
-    the ratio at that count.
+    `by_connections` maps a count to {"callverify": run, "minimal": run, ...}
+    (the systems of PAIRS that ran); the answer has each system's best run,
+    each pair's ratio ("ratio" for the seed's, "ratio_v1" for /v1), and every
+    count's runs with the ratios at that count.
     """
-    levels = {c: {**runs, "ratio": _ratio(runs["callverify"], runs["minimal"])}
-              for c, runs in by_connections.items()}
+    names = [n for pair in PAIRS for n in pair
+             if all(n in runs for runs in by_connections.values())]
+    pairs = [(mine, minimal) for mine, minimal in PAIRS if mine in names and minimal in names]
+
+    def ratios(runs: dict) -> dict:
+        return {_ratio_name(mine): _ratio(runs[mine], runs[minimal]) for mine, minimal in pairs}
+    levels = {c: {**runs, **ratios(runs)} for c, runs in by_connections.items()}
     best = {name: max((runs[name] for runs in by_connections.values()),
                       key=lambda run: run["accepted_per_s"])
-            for name in ("callverify", "minimal")}
-    return {**best, "ratio": _ratio(best["callverify"], best["minimal"]),
-            "by_connections": levels}
+            for name in names}
+    return {**best, **ratios(best), "by_connections": levels}
+
+
+def _ratio_name(mine: str) -> str:
+    return "ratio" + mine.removeprefix("callverify")
 
 
 def _ratio(callverify: dict, minimal: dict) -> float | None:

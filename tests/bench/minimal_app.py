@@ -1,4 +1,5 @@
-"""The smallest aiohttp server answering like the front door: "0", text/plain.
+"""The smallest aiohttp server answering like the front door: "0", text/plain
+for the seed's GET, 201 JSON for POST /v1/verifications.
 
     python -m tests.bench.minimal_app PORT [WORKERS]
 
@@ -20,9 +21,16 @@ async def accept(request: web.Request) -> web.Response:
     return web.Response(text="0", content_type="text/plain")
 
 
+async def create(request: web.Request) -> web.Response:
+    """The minimal counterpart of POST /v1/verifications: read the JSON body, answer 201 JSON."""
+    body = await request.json()
+    return web.json_response({"id": "0", "phone": body.get("phone")}, status=201)
+
+
 async def serve(port: int, reuse_port: bool) -> None:
     app = web.Application()
     app.router.add_get("/api/reverse_verify/", accept)
+    app.router.add_post("/v1/verifications", create)
     app.router.add_get("/healthz", accept)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -122,6 +122,12 @@ def goals(results: dict) -> list[dict]:
     fr = fd.get("ratio")
     add("front door / minimal aiohttp" + workers, fr, ">= 0.3",
         None if fr is None else fr >= 0.3)
+    v1 = fd.get("ratio_v1")
+    if "callverify_v1" in fd:
+        add("front door POST /v1/verifications accepted/s" + workers,
+            fd["callverify_v1"]["accepted_per_s"], "", None)
+        add("front door /v1 / minimal aiohttp (POST, JSON)" + workers, v1, ">= 0.3",
+            None if v1 is None else v1 >= 0.3)
     return out
 
 
@@ -212,17 +218,20 @@ def table(results: dict) -> str:
         for workers, runs in (fd.get("by_workers") or {"1": fd}).items():
             levels = runs.get("by_connections") or {str(runs["callverify"]["connections"]): runs}
             for connections, level in levels.items():
-                for name in ("callverify", "minimal"):
+                for name in (n for n in ("callverify", "minimal", "callverify_v1", "minimal_v1")
+                             if n in level):
                     r = level[name]
                     mark = "*" if r["accepted_per_s"] == runs[name]["accepted_per_s"] else " "
                     lines.append(
-                        f"  {name:10} x{workers} c{connections:<4}{mark}{r['accepted_per_s']:8.0f}"
+                        f"  {name:13} x{workers} c{connections:<4}{mark}{r['accepted_per_s']:8.0f}"
                         f" accepted/s  p50 {r['latency_ms']['p50']:.1f} ms  p99 "
                         f"{r['latency_ms']['p99']:.1f} ms  server CPU "
                         f"{r.get('server_cpu_ms_per_request', 0):.3f} ms/request"
                         f"  busy {_percent(r.get('machine_busy'))}")
-                lines.append(f"  ratio x{workers} c{connections}: {level.get('ratio')}")
-            lines.append(f"  ratio x{workers}, best / best: {runs.get('ratio')}")
+                lines.append(f"  ratio x{workers} c{connections}: {level.get('ratio')}"
+                             f" (/v1: {level.get('ratio_v1', '-')})")
+            lines.append(f"  ratio x{workers}, best / best: {runs.get('ratio')}"
+                         f" (/v1: {runs.get('ratio_v1', '-')})")
     for name, prof in (results.get("profiles") or {}).items():
         if not prof.get("samples"):
             continue

@@ -153,6 +153,8 @@ def service_env(redis_url: str, state: dict, listen: str) -> dict:
         "CALLVERIFY_RATE_PER_KEY": "0",
         "CALLVERIFY_RATE_PER_ADDRESS": "0",
         "CALLVERIFY_DAILY_CAP_PER_NUMBER": "0",
+        # Served as in production, on a port of the bench's own.
+        "CALLVERIFY_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
     })
     return env
 
@@ -203,12 +205,12 @@ class Service:
         stop_process(self.proc, timeout=15)
 
 
-def create_account(env: dict, credits: int) -> str:
-    """`callverify account create`; returns the api_key."""
+def create_account(env: dict, credits: int, credential: str = "api_key") -> str:
+    """`callverify account create`; returns its api_key (or its `credential`: "token")."""
     out = subprocess.run([str(BIN / "callverify"), "account", "create", "--name", "bench",
                           "--credits", str(credits)], env=env, check=True,
                          capture_output=True, text=True, timeout=30).stdout
-    return json.loads(out)["api_key"]
+    return json.loads(out)[credential]
 
 
 def start_minimal(workdir: Path, workers: int = 1) -> tuple[subprocess.Popen, int]:

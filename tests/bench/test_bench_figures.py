@@ -184,6 +184,11 @@ def test_front_door_reads_each_system_at_its_best_connection_count():
     assert found["ratio"] == 0.375  # 150 / 400: best against best
     assert found["by_connections"]["32"]["ratio"] == 0.25
     assert found["by_connections"]["128"]["ratio"] == round(150 / 390, 3)
+    assert "ratio_v1" not in found  # /v1 not run: no pair, no ratio
+    both = peak({"32": {"callverify": run(100, 32), "minimal": run(400, 32),
+                        "callverify_v1": run(80, 32), "minimal_v1": run(320, 32)}})
+    assert both["ratio"] == 0.25 and both["ratio_v1"] == 0.25
+    assert both["by_connections"]["32"]["ratio_v1"] == 0.25
 
 
 def test_each_front_door_run_starts_from_the_database_as_set_up(clean_redis):

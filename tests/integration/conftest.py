@@ -63,6 +63,7 @@ def settings(clean_redis, sandbox):
     return load_settings(
         env={}, redis_url=clean_redis, ari_url=sandbox["ari_url"], ari_user=sandbox["ari_user"],
         ari_password=sandbox["ari_password"], ari_app=APP, api_listen=f"127.0.0.1:{free_port()}",
+        metrics_listen=f"127.0.0.1:{free_port()}",
         ring_timeout=6, first_digit_timeout=4, inter_digit_timeout=3,
         delivery_backoff_base=0.2, delivery_backoff_max=1, claim_idle_seconds=5,
         consumer_name="pytest-engine", egress_allow=LOCAL, **NO_CLIENT_LIMITS)

@@ -14,14 +14,16 @@ class ScriptedRest:
     def __init__(self, owner: ScriptedAri) -> None:
         self.owner = owner
         self.requests: list[tuple] = []
+        self.languages: list[str | None] = []  # each play request's `lang`
 
     async def originate(self, **kwargs):
         self.requests.append(("originate", kwargs))
         self.owner.react("originate", kwargs)
         return {"id": kwargs["channel_id"]}
 
-    async def play(self, channel_id, media, playback_id):
+    async def play(self, channel_id, media, playback_id, lang=None):
         self.requests.append(("play", media))
+        self.languages.append(lang)
         self.owner.react("play", {"channel_id": channel_id, "media": media,
                                   "playback_id": playback_id})
         return {"id": playback_id}

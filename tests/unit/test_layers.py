@@ -8,7 +8,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("engine", "api")
-FLOW_MODULES = ("engine.flows.reverse_verify", "engine.flows.password_call")
+FLOW_MODULES = ("engine.flows.reverse_verify", "engine.flows.password_call",
+                "engine.flows.voice")
 
 
 def module_name(path: Path) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from engine.flows.call import Call, CallRecord, DialPlan
-from engine.flows.password_call import call_status, password_call
+from engine.flows.password_call import call_status, code_announcement, password_call
 from engine.outcome import CallOutcome
 from tests.unit.scripted_ari import ScriptedAri, playback_finishes
 
@@ -89,3 +89,13 @@ def test_a_moved_call_that_asterisk_ended_without_a_cause_reports_23():
     outcome = CallOutcome.from_call(record, ring_timeout=30)
     assert (outcome.cause, outcome.failure) == (23, "")
     assert call_status(outcome) == (23, "CANCEL")
+
+
+def test_the_code_is_said_with_asterisks_digits_in_english_and_our_own_in_a_locale():
+    english = ["sound:callverify/your-code-is", "digits:1234"]
+    assert code_announcement("1234") == english + ["sound:silence/1"] + english
+    assert code_announcement("1234", locale="en") == code_announcement("1234")
+    german = code_announcement("12", locale="de")
+    assert german[:4] == ["sound:callverify/your-code-is", "sound:callverify/digits/1",
+                          "sound:callverify/digits/pause", "sound:callverify/digits/2"]
+    assert "digits:12" not in german and german.count("sound:callverify/digits/2") == 2

@@ -89,3 +89,18 @@ def test_callback_reason(outcome, reason):
 def test_outcome_round_trips_through_redis_fields():
     outcome = CallOutcome(answered=True, cause=16, attempts=2, matched=True, placed_at=1.5)
     assert CallOutcome.from_fields(outcome.to_fields()) == outcome
+
+
+async def test_prompts_play_in_the_policys_language_and_english_as_before():
+    for language in (None, "de"):
+        ari = ScriptedAri({"originate": answered, "play": keyed("9999", "1234")})
+        call = Call(ari, "cvtest.v1")
+        policy = KeypadPolicy(code_len=4, first_digit_timeout=0.3, inter_digit_timeout=0.3,
+                              language=language)
+        result = await reverse_verify(call, DIAL, policy, lambda entered: _is(entered, "1234"))
+        await say_goodbye(call, policy, result.matched)
+        assert result.matched and ari.rest.languages == [language] * 3
+
+
+async def _is(entered: str, code: str) -> bool:
+    return entered == code

@@ -54,6 +54,9 @@ def steps(monkeypatch) -> Steps:
         async def drain(self, grace: float) -> None:
             steps.append(f"calls drained ({grace} s)")
 
+        def health(self) -> tuple[bool, int]:
+            return True, 0
+
     class Deliverer:
         def __init__(self, redis, **kwargs) -> None:
             self.run, self.stop = steps.loop("deliverer")
@@ -64,6 +67,13 @@ def steps(monkeypatch) -> Steps:
         yield
         steps.append("api stopped")
 
+    @asynccontextmanager
+    async def serving_metrics(listen, redis, local, *, reuse_port: bool = False):
+        steps.append(f"metrics serving ({'engine' if local else 'no engine'})")
+        yield
+        steps.append("metrics stopped")
+
+    monkeypatch.setattr(service_module, "serving_metrics", serving_metrics)
     monkeypatch.setattr(service_module, "connect_redis", lambda url: Redis())
     monkeypatch.setattr(service_module, "Store", lambda redis, code_key, retention_seconds: object())
     monkeypatch.setattr(service_module, "AriClient", Ari)
@@ -78,12 +88,14 @@ async def test_parts_start_in_order_and_stop_in_the_order_the_service_always_had
     await service.start()
     await asyncio.sleep(0)  # the loops' first turn
     assert service.engine.courier is service.deliverer
-    assert steps == ["ari started", "api serving", "deliverer runs", "engine runs"]
+    assert steps == ["ari started", "metrics serving (engine)", "api serving", "deliverer runs",
+                     "engine runs"]
     steps.clear()
     await service.stop(grace=0)
-    assert steps[:3] == ["api stopped", "engine asked to stop", "deliverer asked to stop"]
-    assert set(steps[3:5]) == {"deliverer returned", "engine returned"}  # awaited together
-    assert steps[5:] == ["calls drained (0 s)", "ari stopped", "redis closed"]
+    assert steps[:4] == ["api stopped", "metrics stopped", "engine asked to stop",
+                         "deliverer asked to stop"]
+    assert set(steps[4:6]) == {"deliverer returned", "engine returned"}  # awaited together
+    assert steps[6:] == ["calls drained (0 s)", "ari stopped", "redis closed"]
 
 
 async def test_a_part_that_fails_to_start_stops_the_parts_before_it(steps, monkeypatch):
