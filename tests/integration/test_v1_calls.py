@@ -10,7 +10,10 @@ import time
 import aiohttp
 import pytest
 
+from engine.flows import voice
+from engine.locales import spoken_digits
 from tests.integration.conftest import outcome_of
+from tests.integration.play_spy import plays  # noqa: F401  (a fixture)
 from tests.integration.test_signed_deliveries import SigningSink, verifies
 
 
@@ -148,3 +151,22 @@ async def test_two_identical_requests_with_a_key_place_one_call(client, phone, c
     status, again = await client.create(body, key="signup-1")  # after the call: the same one
     assert status == 201 and again["id"] == answers[0][1]["id"]
     assert len(sipp.invites) == 1
+
+
+@pytest.mark.parametrize("locale,lang", [("de", "de"), ("en", None)])
+async def test_voice_says_the_code_in_the_locale_asked(service, client, phone, plays,
+                                                       clean_redis, locale, lang):
+    """The account's default locale (French here) is for requests that name
+    none: a request for English gets English."""
+    await service.store.accounts.set_locale(client.account_id, "fr")
+    sipp = phone("answer_silent")
+    status, created = await client.create({"phone": "+15551230303", "channel": "voice",
+                                           "locale": locale})
+    assert status == 201 and created["locale"] == locale and len(created["code"]) == 6
+    await ended(clean_redis, created["id"])
+    assert await asyncio.to_thread(sipp.wait, 90) == 0
+    once = ["sound:callverify/your-code-is", *spoken_digits(created["code"])]
+    assert plays[0].media == once + [voice.BETWEEN_TIMES] + once
+    assert {played.lang for played in plays} == {lang}
+    read = await client.read(created["id"])
+    assert (read["status"], read["answered"], read["checks_left"]) == ("answered", True, 5)
