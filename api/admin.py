@@ -19,10 +19,15 @@ from engine.locales import DEFAULT_LOCALE, locale_problem
 from engine.prefixes import PREFIX_DIGITS
 from engine.retention import purge_number
 from engine.store import Account, Store
+from engine.v1_events import EVENT as V1_EVENT
 from engine.webhook_fields import PASSWORD_CALL_FIELDS
 
 E164_DIGITS = re.compile(r"[1-9][0-9]{3,14}")
-WEBHOOK_FIELDS = {"password_call": PASSWORD_CALL_FIELDS}
+# The events an account's webhook subscribes to, with the body variables it
+# may choose; the /v1 `verification` event carries the whole verification
+# object (engine/v1_events.py) and takes no --fields.
+WEBHOOK_FIELDS: dict[str, tuple[str, ...]] = {"password_call": PASSWORD_CALL_FIELDS,
+                                              V1_EVENT: ()}
 RING_SECONDS = (5, 120)
 MAX_CREDIT = 10**12  # the most one create, credit or debit moves
 
@@ -223,8 +228,14 @@ def webhook_url(url: str, egress_allow: tuple[str, ...] = ()) -> str:
 
 
 def webhook_fields(event: str, names: str | None) -> list[str]:
-    """The comma-separated variable names, checked against the event's; default all."""
+    """The comma-separated variable names, checked against the event's; default all.
+    An event without a choice (verification) takes none."""
     known = WEBHOOK_FIELDS[event]
+    if not known:
+        if names is not None:
+            raise AdminError(f"the {event} webhook carries the whole {event} object: "
+                             "--fields does not apply to it")
+        return []
     if names is None:
         return list(known)
     chosen = [name.strip() for name in names.split(",")]

@@ -20,7 +20,15 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
-from api import cors, destinations, health, password_call, reverse_verify, v1_actions
+from api import (
+    cors,
+    destinations,
+    health,
+    password_call,
+    reverse_verify,
+    v1_actions,
+    v1_verifications,
+)
 from api.appkeys import LIMITS, PROGRESS, SETTINGS, STORE
 from api.client_limits import ClientLimits
 from api.connections import BodyLate, body_deadline, listen
@@ -120,6 +128,7 @@ def create_app(settings: Settings, store: Store) -> web.Application:
     app.router.add_get("/healthz", guarded(healthz))
     health.add_routes(app, guarded)
     reverse_verify.add_routes(app, guarded)
+    v1_verifications.add_routes(app, guarded)
     v1_actions.add_routes(app, guarded)
     # CORS outermost, so 503 answers reach a browser too.
     password_call.add_routes(app, lambda handler: cors.answering(guarded(handler)))

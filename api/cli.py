@@ -75,8 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
         hook.add_argument("--event", required=True, choices=sorted(admin.WEBHOOK_FIELDS))
     hooks.choices["set"].add_argument("--url", required=True)
     hooks.choices["set"].add_argument(
-        "--fields", help="comma-separated body variables (default: all of "
-        + ", ".join(admin.WEBHOOK_FIELDS["password_call"]) + ")")
+        "--fields", help="password_call: comma-separated body variables (default: all of "
+        + ", ".join(admin.WEBHOOK_FIELDS["password_call"]) + "); verification: none, it "
+        "carries the whole object")
 
     dnc = commands.add_parser("dnc", help="the do-not-call list")
     dnc_actions = dnc.add_subparsers(dest="action", required=True)

@@ -1,7 +1,8 @@
 """The accept step: one Lua script that decides and records a request.
 
 Each API maps the names it answers (ACCEPTED, FLOOD, ...) to its own codes;
-engine/verifications.py runs it (`Verifications.accept`, `accept_by_api_key`).
+engine/verifications.py runs it (`Verifications.accept`, `accept_by_api_key`,
+`accept_by_credential`).
 """
 from __future__ import annotations
 
@@ -33,6 +34,34 @@ class Acceptance(NamedTuple):
     wait_ms: int = 0
 
 
+# A /v1 verification (ARGV[24], the lists' prefix, not "": engine/keys.py
+# v1_list_key) is listed in the account's list and the account's list for
+# the number, by its created_at; entries older than the retention go as new
+# ones come, and the number's list goes into the number's index (so a purge
+# removes it). It takes the URL of the account's webhook for ARGV[26]
+# (ARGV[25]: the webhooks' key prefix) and, for a call from a number that
+# carries the code (caller_number), the account's ring window, as the
+# password call does; so the account is looked up once.
+V1_LUA = """
+local function accept_v1(list_prefix, account_id, e164, id, verification, retention, index,
+                         webhook_prefix, event, account)
+  local url = redis.call('HGET', webhook_prefix .. account_id .. ':' .. event, 'url')
+  if url then redis.call('HSET', verification, 'webhook_url', url) end
+  local ring = redis.call('HGET', account, 'ring_seconds')
+  if ring and redis.call('HEXISTS', verification, 'caller_number') == 1 then
+    redis.call('HSET', verification, 'ring_seconds', ring)
+  end
+  local score = tonumber(redis.call('HGET', verification, 'created_at'))
+  local lists = {list_prefix .. account_id, list_prefix .. account_id .. ':' .. e164}
+  for _, list in ipairs(lists) do
+    redis.call('ZADD', list, score, id)
+    redis.call('ZREMRANGEBYSCORE', list, '-inf', score - retention)
+    redis.call('EXPIRE', list, retention)
+  end
+  redis.call('SADD', index, lists[2])
+end
+"""
+
 # One atomic step per request, so parallel requests can neither overspend
 # (credits or the hourly spend limit) nor call a number twice. First the
 # client address's token bucket (KEYS[8]; engine/client_limits.py):
@@ -55,12 +84,13 @@ class Acceptance(NamedTuple):
 # count go into the number's index, which `callverify purge` reads
 # (engine/retention.py). (It reads the account hash, caller-ID set, flood mark
 # and account bucket by name: one Redis or Sentinel, not Cluster.)
-ACCEPT_LUA = TAKE_TOKEN_LUA + QUEUE_ROOM_LUA + """
+ACCEPT_LUA = TAKE_TOKEN_LUA + QUEUE_ROOM_LUA + V1_LUA + """
 local price, flood_ms, id, e164 = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
 local refusal, lookup, account_id, account_prefix = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local caller_id, caller_ids_prefix, prefix, alarm = ARGV[9], ARGV[10], ARGV[11], tonumber(ARGV[12])
 local flood_prefix, daily_cap = ARGV[18], tonumber(ARGV[19])
 local group, window, floor, retention = ARGV[20], tonumber(ARGV[21]), tonumber(ARGV[22]), ARGV[23]
+local list_prefix, webhook_prefix, event = ARGV[24], ARGV[25], ARGV[26]
 local account, daily, verification, calls, dnc = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local prefix_calls, blocked, engines, number_index = KEYS[6], KEYS[7], KEYS[9], KEYS[10]
 local clock = redis.call('TIME')
@@ -109,13 +139,17 @@ elseif daily_cap > 0 then
   redis.call('INCR', daily)
 end
 redis.call('HSET', verification, 'account_id', account_id, 'id', id, 'e164', e164,
-           'status', 'queued', unpack(ARGV, 24))
+           'status', 'queued', unpack(ARGV, 27))
 if held[5] and redis.call('HEXISTS', verification, 'locale') == 0 then
   redis.call('HSET', verification, 'locale', held[5])
 end
 redis.call('EXPIRE', verification, retention)
 redis.call('SADD', number_index, verification, flood)
 if daily_cap > 0 then redis.call('SADD', number_index, daily) end
+if list_prefix ~= '' then
+  accept_v1(list_prefix, account_id, e164, id, verification, tonumber(retention), number_index,
+            webhook_prefix, event, account)
+end
 redis.call('EXPIRE', number_index, retention)
 redis.call('XADD', calls, 'MAXLEN', bound, '*', 'verification_id', id)
 return {'accepted', account_id}

@@ -62,6 +62,11 @@ ADDRESS_BUCKET_PREFIX = "cv:rate:address:"
 API_KEY_BUCKET_PREFIX = "cv:rate:api-key:"
 TOKEN_BUCKET_PREFIX = "cv:rate:token:"
 FLOOD_PREFIX = "cv:flood:"
+# The native API (/v1): each account's verifications by creation time, all
+# and per number (sorted sets of ids; the accept step joins prefix, account
+# id and number itself), and its Idempotency-Key records.
+V1_LIST_PREFIX = "cv:v1:list:"
+IDEMPOTENCY_PREFIX = "cv:v1:idempotency:"
 
 
 def digest(secret: str) -> str:
@@ -86,8 +91,11 @@ def token_index(token: str) -> str:
     return TOKEN_PREFIX + digest(token)
 
 
+WEBHOOK_PREFIX = "cv:webhook:"  # (reaches the accept script, which joins account and event)
+
+
 def webhook_key(account_id: str, event: str) -> str:
-    return f"cv:webhook:{account_id}:{event}"
+    return f"{WEBHOOK_PREFIX}{account_id}:{event}"
 
 
 def webhook_secret_key(account_id: str) -> str:
@@ -129,3 +137,14 @@ def caller_ids_key(account_id: str) -> str:
 
 def prefix_calls_key(prefix: str) -> str:
     return f"cv:prefix-calls:{prefix}"
+
+
+def v1_list_key(account_id: str, e164: str = "") -> str:
+    """The account's /v1 verifications (ids by creation time); with `e164`,
+    only those to that number (listed in the number's index)."""
+    return f"{V1_LIST_PREFIX}{account_id}" + (f":{e164}" if e164 else "")
+
+
+def idempotency_key(account_id: str, key: str) -> str:
+    """The account's record of one Idempotency-Key (the key itself is not kept)."""
+    return f"{IDEMPOTENCY_PREFIX}{account_id}:{digest(key)}"

@@ -37,7 +37,9 @@ from engine.keys import (
     ENGINE_CAPACITY,
     FLOOD_PREFIX,
     PROGRESS_CHANNEL,
+    V1_LIST_PREFIX,
     WAKE,
+    WEBHOOK_PREFIX,
     account_key,
     api_key_index,
     daily_calls_key,
@@ -50,6 +52,7 @@ from engine.prefixes import destination_prefix
 from engine.record_scripts import TAKE_LUA, UPDATE_LUA, VERDICT_LUA
 from engine.retention import DEFAULT_RETENTION_SECONDS
 from engine.scripts import lua_script
+from engine.v1_events import EVENT as V1_EVENT
 from engine.verification import CALL_ONLY_FIELDS, Verification
 
 if TYPE_CHECKING:
@@ -128,21 +131,39 @@ class Verifications:
         account's list), `refusal` if given, prefix_blocked, do_not_call,
         flood, daily_cap, no_credit, spend_limit, busy or accepted (as `accept`).
         """
-        return await self._accept_step(api_key_index(api_key), "", e164, verification, code,
+        return await self.accept_by_credential(
+            api_key_index(api_key), e164, verification, code=code, price=price,
+            flood_seconds=flood_seconds, max_queue_seconds=max_queue_seconds, refusal=refusal,
+            caller_id=caller_id, alarm_per_minute=alarm_per_minute, daily_cap=daily_cap,
+            buckets=buckets)
+
+    async def accept_by_credential(self, index_key: str, e164: str, verification: Verification,
+                                   *, code: str, price: int, flood_seconds: int,
+                                   max_queue_seconds: float, refusal: str = "",
+                                   caller_id: str = "", alarm_per_minute: int = 0,
+                                   daily_cap: int = 0, buckets: Buckets = NO_BUCKETS,
+                                   listed: bool = False) -> Acceptance:
+        """`accept_by_api_key` for the account a credential's index names
+        (engine/keys.py api_key_index, token_index); unknown_key when it names
+        none. With `listed` (a /v1 verification) an accepted one also goes into
+        the account's lists (engine/keys.py v1_list_key) and takes the URL of
+        the account's `verification` webhook."""
+        return await self._accept_step(index_key, "", e164, verification, code,
                                        price=price, flood_seconds=flood_seconds,
                                        max_queue_seconds=max_queue_seconds, lookup=True,
                                        refusal=refusal, caller_id=caller_id,
                                        alarm=alarm_per_minute, daily_cap=daily_cap,
-                                       buckets=buckets)
+                                       buckets=buckets, listed=listed)
 
     async def _accept_step(self, first_key: str, account_id: str, e164: str,
                            verification: Verification, code: str | None, *, price: int,
                            flood_seconds: int, max_queue_seconds: float, lookup: bool,
                            refusal: str, caller_id: str, alarm: int, daily_cap: int,
-                           buckets: Buckets) -> Acceptance:
+                           buckets: Buckets, listed: bool = False) -> Acceptance:
         # The price is kept for a refund (a job not dialled).
         fields = _flat({**verification.to_hash(), "price": str(price)})
         prefix = destination_prefix(e164)
+        v1 = (V1_LIST_PREFIX, WEBHOOK_PREFIX, V1_EVENT) if listed else ("", "", "")
         while True:
             verification_id = secrets.token_hex(6)
             # (the script writes account_id, id, e164 and status itself)
@@ -150,7 +171,7 @@ class Verifications:
                     account_id, ACCOUNT_PREFIX, caller_id, CALLER_IDS_PREFIX, prefix, alarm,
                     *buckets.args(), FLOOD_PREFIX, daily_cap,
                     CALLS_GROUP, max_queue_seconds, BACKLOG_FLOOR, self.retention_seconds,
-                    *fields, "created_at", f"{time.time():.3f}"]
+                    *v1, *fields, "created_at", f"{verification.created_at or time.time():.3f}"]
             if code is not None:
                 code_hmac = (self._hmac(verification_id, code) if self._code_key
                              else await self.code_hmac(verification_id, code))

@@ -46,6 +46,7 @@ def fetch(base: str, path: str, *, data: bytes | None = None, headers: dict | No
 
 def test_nothing_secret_reaches_the_log(cli_env):
     new = json.loads(callverify(cli_env, "account", "create", "--name", "l", "--credits", "0"))
+    paid: dict = {}
     proc, base = start_api(cli_env)
     try:
         for raw in RAW:
@@ -64,13 +65,27 @@ def test_nothing_secret_reaches_the_log(cli_env):
         assert fetch(base, "/api/protected/api/auth/passwordcall", data=b'{"phone_number": "1'
                      + NUMBER.encode() + b'", "verification_code": ' + CODES[3].encode(),
                      headers={"Authorization": f"Bearer {new['token']}"}) == 400
+        paid = json.loads(callverify(cli_env, "account", "create", "--name", "p", "--credits",
+                                     "5"))
+        for token, status in ((TOKEN, 401), (new["token"], 402), (paid["token"], 201)):
+            body = json.dumps({"phone": "+1" + NUMBER, "channel": "keypad", "code": CODES[1],
+                               "callback_url": f"https://h.example/cb?secret={SECRET}"})
+            assert fetch(base, "/v1/verifications", data=body.encode(),
+                         headers={"Authorization": f"Bearer {token}", "Idempotency-Key": SECRET,
+                                  "Content-Type": "application/json"}) == status
+        assert fetch(base, "/v1/verifications", data=b'{"code": "' + CODES[2].encode() + b'"}',
+                     headers={"Authorization": f"Bearer {paid['token']}"}) == 400
+        assert fetch(base, f"/v1/verifications?phone=%2B1{NUMBER}",
+                     headers={"Authorization": f"Bearer {paid['token']}"}) == 200
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
     output = proc.stdout.read()
+    assert "v1_create" in output and "v1_list" in output
     assert output.count("Error handling request from 127.0.0.1") == len(RAW), output
     assert "Traceback" not in output
-    for secret in (KEY, TOKEN, SECRET, new["api_key"], new["token"], *CODES, NUMBER):
+    for secret in (KEY, TOKEN, SECRET, new["api_key"], new["token"], paid["token"], *CODES,
+                   NUMBER):
         assert secret not in output, (secret, output)
 
 
