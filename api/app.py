@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
-from api import cors, destinations, password_call, reverse_verify
+from api import cors, destinations, docs_page, password_call, reverse_verify
 from api.appkeys import LIMITS, PROGRESS, SETTINGS, STORE
 from api.client_limits import ClientLimits
 from api.connections import BodyLate, body_deadline, listen
@@ -122,6 +122,7 @@ def create_app(settings: Settings, store: Store) -> web.Application:
     # CORS outermost, so 503 answers reach a browser too.
     password_call.add_routes(app, lambda handler: cors.answering(guarded(handler)))
     cors.enable(app, password_call.PATH, guarded)
+    docs_page.add_routes(app, guarded)
     return app
 
 
