@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-Json = dict[str, Any]
+from api.v1_problems import CONTENT_TYPE as PROBLEM
+from api.v1_problems import TYPE_PREFIX as PROBLEM_PREFIX
 
-PROBLEM = "application/problem+json"
-PROBLEM_PREFIX = "urn:callverify:problem:"
+Json = dict[str, Any]
 CONNECTION_CAP = ("or, past CALLVERIFY_MAX_CONNECTIONS open connections, `too many "
                   "connections` (text/plain, `Retry-After: 1`) before any request is read")
 

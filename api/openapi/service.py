@@ -10,10 +10,14 @@ DOCS_FILES = ("swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png", "fa
 OK = {"type": "string", "const": "ok"}
 
 
-def health(operation_id: str, summary: str, failing: str) -> Json:
-    """GET of a health endpoint: 200 `ok`, or 503 naming what fails."""
+def health(operation_id: str, summary: str, failing: str, guarded: bool = True) -> Json:
+    """GET of a health endpoint: 200 `ok`, or 503 naming what fails (and,
+    `guarded` by the app's failure guard, 408 for a body that never came)."""
+    responses = {"200": text("`ok`", OK), "408": slow_body(), "503": unavailable(failing)}
+    if not guarded:
+        del responses["408"]
     return {"tags": [TAG], "operationId": operation_id, "summary": summary,
-            "responses": {"200": text("`ok`", OK), "408": slow_body(), "503": unavailable(failing)}}
+            "responses": responses}
 
 
 def head(operation: Json) -> Json:
@@ -27,10 +31,13 @@ def head(operation: Json) -> Json:
 def paths() -> Json:
     healthz = health("healthz", "Redis answers",
                      "Redis does not answer (text/plain, `service unavailable: …`)")
-    livez = health("livez", "The process is up (checks nothing else)",
-                   "Unexpected failure")
-    readyz = health("readyz", "Ready: Redis answers, ARI connected, the trunk endpoint exists",
-                    "Not ready; the body names the failing part (redis, ari, trunk)")
+    livez = health("livez", "The process is up (reads nothing else)",
+                   "Not from /livez itself: only", guarded=False)
+    readyz = health("readyz", "Ready: Redis answers and an engine is connected to ARI "
+                    "with the trunk endpoint (CALLVERIFY_TRUNK_ENDPOINT)",
+                    "Not ready, naming the first failing part: `not ready: redis not "
+                    "answering`, `not ready: ari not connected`, `not ready: trunk endpoint "
+                    "trunk not found`")
     return {
         "/healthz": {"get": healthz, "head": head(healthz)},
         "/livez": {"get": livez, "head": head(livez)},

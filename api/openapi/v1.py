@@ -2,11 +2,12 @@
 answers as in the issue-20 contract; the handlers are api/v1_*.py)."""
 from __future__ import annotations
 
-from api.openapi.parts import CONNECTION_CAP, PROBLEM, Json, json_body, problem, ref, retry_after
+from api.openapi.parts import CONNECTION_CAP, Json, json_body, problem, ref, retry_after
 
 TAG = "v1"
-ID = {"name": "id", "in": "path", "required": True, "description": "The verification's id.",
-      "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$", "maxLength": 64}}
+ID = {"name": "id", "in": "path", "required": True,
+      "description": "The verification's id (12 hex digits); any other is 404.",
+      "schema": {"type": "string", "pattern": "^[0-9a-f]{12}$"}}
 
 
 def errors(*statuses: str) -> Json:
@@ -26,11 +27,8 @@ def errors(*statuses: str) -> Json:
         "404": problem("No such verification, or another account's.", "not_found",
                        also_text="An id that is no path segment (empty, `..`) never reaches "
                                  "the API: the router answers text/plain."),
-        "408": {"description": "The request's body did not arrive within "
-                               "CALLVERIFY_READ_TIMEOUT; the connection is closed after this "
-                               "answer (a problem, or text/plain from the failure guard).",
-                "content": {PROBLEM: {"schema": ref("Problem")},
-                            "text/plain": {"schema": {"type": "string"}}}},
+        "408": problem("The request's body did not arrive within CALLVERIFY_READ_TIMEOUT; "
+                       "the connection is closed after this answer.", "request_timeout"),
         "409": problem("The verification cannot take this now (a check on keypad, or once "
                        "verified, failed, expired or canceled; a cancel once it ended), or a "
                        "request with the same Idempotency-Key is still being answered.",
@@ -64,14 +62,20 @@ def create() -> Json:
             "second call; the same key with another body is 422."),
         "security": [{"bearerAuth": []}],
         "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
-                        "description": "Your key for this request (e.g. a UUID).",
-                        "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],
+                        "description": "Your key for this request (e.g. a UUID): 1-255 "
+                                       "printable ASCII characters, no spaces.",
+                        "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"}}],
         "requestBody": {"required": True, "content": {
             "application/json": {"schema": ref("VerificationCreate")}}},
         "responses": {
             "201": json_body("Accepted and charged; the call follows. `code` (and "
-                             "`caller_number` for caller_id) appear in this answer only.",
-                             ref("VerificationCreated")),
+                             "`caller_number` for caller_id) appear in this answer and its "
+                             "replays only.", ref("VerificationCreated"),
+                             {"Idempotent-Replayed": {
+                                 "description": "`true` on a replay: the answer to an earlier "
+                                                "request with this Idempotency-Key and body; "
+                                                "no second call.",
+                                 "schema": {"type": "string", "enum": ["true"]}}}),
             **errors("400", "401", "402", "403", "408", "409", "422", "429", "503")},
     }
 

@@ -4,13 +4,9 @@
 from __future__ import annotations
 
 from api.openapi.parts import PROBLEM_PREFIX, Json, ref
+from engine.v1_status import CHANNELS, FAILURE_REASONS, STATUSES
 
-STATUSES = ["queued", "calling", "ringing", "answered", "verified", "failed", "expired",
-            "canceled"]
-FAILURE_REASONS = ["no_answer", "busy", "rejected", "congestion", "redirected", "call_failed",
-                   "wrong_code", "no_input", "no_key", "expired", "canceled", "engine_lost",
-                   "account_disabled"]
-CHANNELS = ["keypad", "caller_id", "voice"]
+# The prompts' languages (the voice flow's engine/locales.py holds the list).
 LOCALES = ["en", "de", "fr", "es"]
 E164 = "^\\+[1-9][0-9]{6,14}$"
 TIME = {"type": "string", "format": "date-time",
@@ -33,9 +29,9 @@ VERIFICATION: Json = {
     "properties": {
         "id": {"type": "string", "description": "The verification's id."},
         "phone": {"type": "string", "pattern": E164},
-        "channel": {"enum": CHANNELS},
+        "channel": {"enum": list(CHANNELS)},
         "locale": {"type": "string", "description": "The prompts' language."},
-        "status": {"enum": STATUSES, "description": (
+        "status": {"enum": list(STATUSES), "description": (
             "queued (waiting for an engine; past CALLVERIFY_MAX_QUEUE_SECONDS it is expired), "
             "calling, ringing, answered (for voice and caller_id: awaiting a check), "
             "verified, failed, expired, canceled.")},
@@ -68,32 +64,38 @@ CREATED: Json = {
     "allOf": [ref("Verification"), {
         "type": "object",
         "properties": {
-            "code": {"type": "string", "pattern": "^[0-9]{4,10}$",
-                     "description": "The code (given or generated); in this answer only."},
-            "caller_number": {"type": "string", "pattern": "^[0-9]+$", "description": (
-                "caller_id channel: the number that calls, ending in the code; "
-                "in this answer only.")},
+            "code": {"type": "string", "pattern": "^[0-9]{4,10}$", "description": (
+                "The code (given or generated): in the 201 and its replays only, and only "
+                "while the verification has not ended.")},
+            "caller_number": {"type": "string", "pattern": "^\\+[0-9]+$", "description": (
+                "caller_id channel: the number that calls, ending in the code; as `code`.")},
         }}],
 }
 
 CREATE: Json = {
     "type": "object",
     "required": ["phone", "channel"],
+    "additionalProperties": False,
+    "description": "Another field is 400; null is the same as absent for the optional ones.",
     "properties": {
-        "phone": {"type": "string", "pattern": E164, "examples": ["+12025550100"]},
-        "channel": {"enum": CHANNELS, "description": (
+        "phone": {"type": "string", "pattern": E164, "examples": ["+12025550100"],
+                  "description": "A possible international number, E.164 with the +."},
+        "channel": {"enum": list(CHANNELS), "description": (
             "keypad: we call, the person keys the code your site shows. caller_id: the code is "
             "the end of the calling number (4 digits), spoken if answered; check the digits "
             "the person types. voice: we call and say the code; check what the person types.")},
-        "code": {"type": "string", "pattern": "^[0-9]{4,10}$", "description": (
+        "code": {"type": ["string", "null"], "pattern": "^[0-9]{4,10}$", "description": (
             "keypad and voice: 4-10 digits; caller_id: exactly 4. Absent: 6 digits "
             "(caller_id: 4) are generated and returned.")},
-        "locale": {"enum": LOCALES, "default": "en", "description": (
+        "locale": {"enum": [*LOCALES, None], "default": "en", "description": (
             "Language of the prompts and the spoken digits; another locale is 400.")},
-        "callback_url": {"type": "string", "format": "uri", "description": (
-            "Also POST the verification's events here (https; the egress guard applies).")},
-        "caller_id": {"type": "string", "description": (
-            "Number to show (keypad, voice): the default or one on the account's list.")},
+        "callback_url": {"type": ["string", "null"], "format": "uri", "description": (
+            "Also POST the verification's events here (http(s); the egress guard applies: "
+            "no private addresses, no credentials).")},
+        "caller_id": {"type": ["string", "null"], "pattern": "^\\+?[0-9]{1,15}$",
+                      "description": (
+                          "keypad and voice: the number shown, the default or one on the "
+                          "account's list (else 403); not taken on caller_id (400).")},
     },
 }
 
@@ -112,7 +114,7 @@ LIST: Json = {
 CHECK: Json = {
     "type": "object",
     "required": ["code"],
-    "properties": {"code": {"type": "string", "pattern": "^[0-9]{1,10}$",
+    "properties": {"code": {"type": "string", "pattern": "^[0-9]{4,10}$",
                             "description": "What the person typed."}},
 }
 

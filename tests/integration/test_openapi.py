@@ -15,6 +15,8 @@ from redis.asyncio import Redis
 from api.app import create_app
 from api.openapi import document
 from api.openapi.service import DOCS_FILES
+from api.v1_problems import CONTENT_TYPE as PROBLEM
+from api.v1_problems import PROBLEMS, TYPE_PREFIX
 from engine.settings import Settings
 from engine.store import Store
 from tests.integration.api_harness import ServedApi, serve_api
@@ -52,18 +54,21 @@ def test_the_document_is_valid_openapi_3_1():
     validate(spec)
 
 
-def test_every_problem_type_is_a_stable_urn_and_each_status_names_its_own():
-    """A /v1 error's `type` is one of the slugs its status may carry."""
-    spec = document()
-    for path, item in spec["paths"].items():
+def test_problem_types_are_those_the_v1_api_answers_each_with_its_status():
+    """Each problem `type` an answer may carry is a slug of api/v1_problems.py
+    with that answer's status, and every slug is documented somewhere."""
+    named = set()
+    for path, item in document()["paths"].items():
         for method, operation in item.items():
             for status, answer in operation["responses"].items():
-                problem = answer.get("content", {}).get("application/problem+json")
-                if problem is None or "allOf" not in problem["schema"]:
+                problem = answer.get("content", {}).get(PROBLEM)
+                if problem is None:
                     continue
-                types = problem["schema"]["allOf"][1]["properties"]["type"]["enum"]
-                assert types and all(t.startswith("urn:callverify:problem:") for t in types), (
-                    method, path, status)
+                for urn in problem["schema"]["allOf"][1]["properties"]["type"]["enum"]:
+                    slug = urn.removeprefix(TYPE_PREFIX)
+                    assert PROBLEMS[slug][0] == int(status), (method, path, status, slug)
+                    named.add(slug)
+    assert named == set(PROBLEMS)
 
 
 async def test_every_served_route_is_documented_and_nothing_else(clean_redis):

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import time
 
+import aiohttp
 import hypothesis
 import jsonschema
 import pytest
@@ -119,6 +121,20 @@ def run_operation(operation, base_url: str, api_key: str, token: str) -> collect
     return statuses
 
 
+async def ready(base_url: str, bound: float = 30) -> None:
+    """Wait until /readyz stops answering 503: the engine has written its
+    first heartbeat (ARI connected, the trunk found), so a 503 from /readyz
+    during the run would be a finding, not the start-up."""
+    deadline = time.monotonic() + bound
+    async with aiohttp.ClientSession() as http:
+        while True:
+            async with http.get(base_url + "/readyz") as resp:
+                if resp.status != 503:
+                    return
+            assert time.monotonic() < deadline, "/readyz still 503: " + await resp.text()
+            await asyncio.sleep(0.1)
+
+
 @pytest.fixture
 def settings(settings):
     """The integration settings, with a browser origin the preflight accepts."""
@@ -130,6 +146,7 @@ async def test_live_api_answers_within_the_document(service, settings):
     of all of them are reported together, each with the request that failed."""
     account = await service.store.accounts.create("schemathesis", 0)
     host, port = settings.listen_host_port
+    await ready(f"http://{host}:{port}")
     failures: dict[str, str] = {}
     for operation in OPERATIONS:
         try:
