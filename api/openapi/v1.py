@@ -24,9 +24,7 @@ def errors(*statuses: str) -> Json:
         "403": problem("The account is disabled; on create also: the number is on the "
                        "do-not-call list, or the caller ID is not allowed for the account.",
                        "account_disabled", "do_not_call", "caller_id_not_allowed"),
-        "404": problem("No such verification, or another account's.", "not_found",
-                       also_text="An id that is no path segment (empty, `..`) never reaches "
-                                 "the API: the router answers text/plain."),
+        "404": problem("No such verification, or another account's.", "not_found"),
         "408": problem("The request's body did not arrive within CALLVERIFY_READ_TIMEOUT; "
                        "the connection is closed after this answer.", "request_timeout"),
         "409": problem("The verification cannot take this now (a check on keypad, or once "

@@ -5,13 +5,17 @@ No answer may be a 5xx, and every answer must be in the document: its status
 code, its content type, its body (JSON against its schema; text/plain too,
 which schemathesis leaves out: the seed's return codes) and its required headers.
 
-What a generated request may do: the account it authenticates with has no
-credits, so a request valid in every other way is answered 2 (reverse verify)
-or 402 (password call, /v1) and no call is ever placed to a generated number.
-Besides requests generated from the document alone (which rarely get past the
-first check), each operation gets some with the account's key or token, and
-some built on a realistic request (REALISTIC) with the rest generated, so the
-checks after authentication answer too. The run is bounded: MAX_EXAMPLES per
+What a generated request may do: the account whose key and token it uses
+has no credits, so a request valid in every other way is answered 2 (reverse
+verify) or 402 (password call, /v1) and no call is ever placed to a generated
+number. Besides requests generated from the document alone (which rarely get
+past the first check), each operation gets some with that key or token, and
+some built on a realistic request (`realistic`) with the rest generated, so the
+checks after authentication answer too. So that the reads, checks and cancels
+also answer 200 with a real verification object, a second account makes one
+keypad verification to the sandbox's busy test number before the run, and the
+{id} operations and the list are also generated with its token and that id
+(never the create: it could pay). The run is bounded: MAX_EXAMPLES per
 operation, derandomized (the same requests each run).
 
 Hypothesis drives synchronous requests, so it runs in a worker thread while
@@ -21,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
+from dataclasses import dataclass
 
 import aiohttp
 import hypothesis
@@ -48,6 +53,7 @@ OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
 # test number the sandbox answers; the accounts' zero balance stops them all.
 NUMBERS = ("12025550123", "421222202004", "18765550123")
 SITE = "https://shop.example/verified"
+BUSY_TEST_NUMBER = "+12025550102"
 
 
 def realistic(operation, api_key: str) -> list[dict]:
@@ -70,19 +76,38 @@ def realistic(operation, api_key: str) -> list[dict]:
     return []
 
 
-def cases(operation, api_key: str, token: str) -> st.SearchStrategy:
+@dataclass(frozen=True)
+class Credentials:
+    """Who the generated requests are: an account with no credits (its key
+    and token), and one with a single ended verification to read, check
+    and cancel (its token and the verification's id; None if it could not be
+    made), whose token is never given to the create operation."""
+
+    api_key: str
+    token: str
+    reader_token: str
+    verification_id: str | None
+
+
+def cases(operation, who: Credentials) -> st.SearchStrategy:
     """The operation's generated requests: from the document alone, with the
     account's credentials, and on a realistic base with them."""
     secured = bool(operation.definition.raw.get("security"))
-    auth = {"Authorization": f"Bearer {token}"} if secured else {}
+    auth = {"Authorization": f"Bearer {who.token}"} if secured else {}
     strategies = []
     for mode in MODES:
         strategies.append(operation.as_strategy(generation_mode=mode))
         if auth:
             strategies.append(operation.as_strategy(generation_mode=mode, headers=auth))
-    for fixed in realistic(operation, api_key):
+    for fixed in realistic(operation, who.api_key):
         headers = {**auth, **fixed.pop("headers", {})}
         strategies.append(operation.as_strategy(headers=headers, **fixed))
+    reader = {"Authorization": f"Bearer {who.reader_token}"}
+    if operation.path == "/v1/verifications" and operation.method.upper() == "GET":
+        strategies.append(operation.as_strategy(headers=reader))
+    if "{id}" in operation.path and who.verification_id is not None:
+        strategies.append(operation.as_strategy(
+            headers=reader, path_parameters={"id": who.verification_id}))
     return st.one_of(strategies)
 
 
@@ -100,7 +125,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance, response_headers_conformance, text_body_conformance]
 
 
-def run_operation(operation, base_url: str, api_key: str, token: str) -> collections.Counter:
+def run_operation(operation, base_url: str, who: Credentials) -> collections.Counter:
     """Send the operation's generated requests; raise on the first answer
     outside the document. Returns how many answers had each status."""
     statuses: collections.Counter = collections.Counter()
@@ -108,7 +133,7 @@ def run_operation(operation, base_url: str, api_key: str, token: str) -> collect
 
     @hypothesis.settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
                          derandomize=True, suppress_health_check=list(hypothesis.HealthCheck))
-    @hypothesis.given(case=cases(operation, api_key, token))
+    @hypothesis.given(case=cases(operation, who))
     def answers_within_the_document(case) -> None:
         response = case.call_and_validate(base_url=base_url, session=session, checks=CHECKS,
                                           timeout=10)
@@ -141,23 +166,47 @@ def settings(settings):
     return settings.replace(cors_origins=(ORIGIN,))
 
 
+async def ended_verification(base_url: str, token: str, bound: float = 30) -> str | None:
+    """The id of a /v1 keypad verification to test number 202 555 0102 (busy:
+    the sandbox answers it, nothing leaves), once it has ended; None if /v1
+    did not take it (the run then reports POST /v1/verifications' answers)."""
+    auth = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(headers=auth) as http:
+        async with http.post(base_url + "/v1/verifications",
+                             json={"phone": BUSY_TEST_NUMBER, "channel": "keypad"}) as resp:
+            if resp.status != 201:
+                return None
+            verification_id = (await resp.json())["id"]
+        deadline = time.monotonic() + bound
+        while True:
+            async with http.get(f"{base_url}/v1/verifications/{verification_id}") as resp:
+                if (await resp.json())["status"] == "failed":
+                    return verification_id
+            assert time.monotonic() < deadline, "the call to the busy test number did not end"
+            await asyncio.sleep(0.1)
+
+
 async def test_live_api_answers_within_the_document(service, settings):
     """Every operation of the document, on one running service; the failures
     of all of them are reported together, each with the request that failed."""
-    account = await service.store.accounts.create("schemathesis", 0)
-    host, port = settings.listen_host_port
-    await ready(f"http://{host}:{port}")
+    base_url = "http://{}:{}".format(*settings.listen_host_port)
+    await ready(base_url)
+    broke = await service.store.accounts.create("schemathesis", 0)
+    reader = await service.store.accounts.create("reader", 100)
+    who = Credentials(broke.api_key, broke.token, reader.token,
+                      await ended_verification(base_url, reader.token))
     failures: dict[str, str] = {}
     for operation in OPERATIONS:
         try:
-            statuses = await asyncio.to_thread(run_operation, operation, f"http://{host}:{port}",
-                                               account.api_key, account.token)
+            statuses = await asyncio.to_thread(run_operation, operation, base_url, who)
         except (Exception, BaseExceptionGroup) as exc:  # a check's failure group, or another
             failures[operation.label] = str(exc).strip()
         else:
             assert sum(statuses.values()) > 0, operation.label
     assert not failures, "answers outside the document:\n\n" + "\n\n".join(
         f"== {label}\n{said}" for label, said in failures.items())
-    # Nothing generated was worth a call: no credits, so nothing accepted.
+    assert who.verification_id is not None, "POST /v1/verifications placed no call"
+    # Nothing generated was worth a call: the one account that could pay
+    # never created; the other has no credits, so nothing was accepted.
     assert await service.store.redis.xlen("cv:calls") == 0
-    assert (await service.store.accounts.get(account.account_id)).credits == 0
+    assert (await service.store.accounts.get(broke.account_id)).credits == 0
