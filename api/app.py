@@ -23,6 +23,7 @@ from aiohttp import web
 from api import (
     cors,
     destinations,
+    docs_page,
     health,
     password_call,
     reverse_verify,
@@ -133,6 +134,7 @@ def create_app(settings: Settings, store: Store) -> web.Application:
     # CORS outermost, so 503 answers reach a browser too.
     password_call.add_routes(app, lambda handler: cors.answering(guarded(handler)))
     cors.enable(app, password_call.PATH, guarded)
+    docs_page.add_routes(app, guarded)
     return app
 
 
