@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 from api.openapi.parts import PROBLEM_PREFIX, Json, ref
+from engine.locales import LOCALES
 from engine.v1_status import CHANNELS, FAILURE_REASONS, STATUSES
 
-# The prompts' languages (the voice flow's engine/locales.py holds the list).
-LOCALES = ["en", "de", "fr", "es"]
 E164 = "^\\+[1-9][0-9]{6,14}$"
 TIME = {"type": "string", "format": "date-time",
         "description": "ISO 8601 UTC with milliseconds, e.g. `2026-12-03T19:40:49.123Z`."}
