@@ -15,8 +15,9 @@ def test_the_readme_opens_with_the_two_commands_and_stays_short():
 
 def test_every_document_the_readme_links_exists():
     text = README.read_text()
-    for name in ("docs/seed-apis.md", "docs/test-numbers.md", "docs/softphones.md", "docs/containers.md",
-                 "docs/own-asterisk.md", "docs/operations.md", "docs/security.md",
-                 "docs/benchmark.md"):
+    for name in ("docs/seed-apis.md", "docs/v1.md", "docs/v1-lifecycle.md", "docs/api.md",
+                 "docs/metrics.md", "docs/voice-and-locales.md", "docs/test-numbers.md",
+                 "docs/softphones.md", "docs/containers.md", "docs/own-asterisk.md",
+                 "docs/operations.md", "docs/security.md", "docs/benchmark.md"):
         assert f"({name})" in text, name
         assert (README.parent / name).is_file(), name
