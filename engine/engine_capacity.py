@@ -31,19 +31,20 @@ PUBLISH_SECONDS = 1.0
 TTL_SECONDS = 5
 FORGET_SECONDS = 3600
 
-# One engine's word, stamped by Redis's clock (so the engines' and the API's
-# clocks need not agree); the long-silent fields go in the same step.
-PUBLISH_LUA = """
+# One engine's word in a hash of engines (its capacity here, its health in
+# engine/engine_health.py), stamped by Redis's clock (so the engines' and the
+# API's clocks need not agree): "<live until> <word>"; the long-silent fields
+# go in the same step. ARGV: field, ttl, forget after, word.
+HEARTBEAT_LUA = """
 local now = tonumber(redis.call('TIME')[1])
-local forget_before = now - tonumber(ARGV[5])
+local forget_before = now - tonumber(ARGV[3])
 local fields = redis.call('HGETALL', KEYS[1])
 for i = 1, #fields, 2 do
   local live_until = tonumber(string.match(fields[i + 1], '^(%S+)') or '')
   if not live_until or live_until < forget_before then redis.call('HDEL', KEYS[1], fields[i]) end
 end
-redis.call('HSET', KEYS[1], ARGV[1], (now + tonumber(ARGV[2])) .. ' ' .. ARGV[3] .. ' ' .. ARGV[4])
+redis.call('HSET', KEYS[1], ARGV[1], (now + tonumber(ARGV[2])) .. ' ' .. ARGV[4])
 """
-
 
 class StartMeter:
     """The calls an engine started a second, over the last `window` seconds."""
@@ -68,13 +69,13 @@ class CapacityReport:
     def __init__(self, redis: Redis, engine_name: str) -> None:
         self.redis = redis
         self.engine_name = engine_name
-        self._publish = lua_script(redis, PUBLISH_LUA)
+        self._publish = lua_script(redis, HEARTBEAT_LUA)
 
     async def publish(self, rate: float, free: int) -> None:
         """Say what this engine starts: `rate` calls a second, `free` slots now."""
         await self._publish(keys=[ENGINE_CAPACITY],
-                            args=[self.engine_name, TTL_SECONDS, f"{rate:.3f}", max(free, 0),
-                                  FORGET_SECONDS])
+                            args=[self.engine_name, TTL_SECONDS, FORGET_SECONDS,
+                                  f"{rate:.3f} {max(free, 0)}"])
 
     async def withdraw(self) -> None:
         await self.redis.hdel(ENGINE_CAPACITY, self.engine_name)

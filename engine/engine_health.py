@@ -22,26 +22,13 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from engine.engine_capacity import FORGET_SECONDS, HEARTBEAT_LUA, PUBLISH_SECONDS, TTL_SECONDS
 from engine.keys import ENGINE_HEALTH
 from engine.scripts import lua_script
 
 log = logging.getLogger(__name__)
 
-PUBLISH_SECONDS = 1.0
-TTL_SECONDS = 5
-FORGET_SECONDS = 3600
 TRUNK_CHECK_SECONDS = 10.0
-
-PUBLISH_LUA = """
-local now = tonumber(redis.call('TIME')[1])
-local forget_before = now - tonumber(ARGV[3])
-local fields = redis.call('HGETALL', KEYS[1])
-for i = 1, #fields, 2 do
-  local live_until = tonumber(string.match(fields[i + 1], '^(%S+)') or '')
-  if not live_until or live_until < forget_before then redis.call('HDEL', KEYS[1], fields[i]) end
-end
-redis.call('HSET', KEYS[1], ARGV[1], (now + tonumber(ARGV[2])) .. ' ' .. ARGV[4])
-"""
 
 
 @dataclass(frozen=True)
@@ -91,7 +78,7 @@ class HealthReport:
     def __init__(self, redis: Redis, engine_name: str) -> None:
         self.redis = redis
         self.engine_name = engine_name
-        self._publish = lua_script(redis, PUBLISH_LUA)
+        self._publish = lua_script(redis, HEARTBEAT_LUA)
 
     async def publish(self, ari: bool, trunk: bool, calls: int) -> None:
         await self._publish(keys=[ENGINE_HEALTH],

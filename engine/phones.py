@@ -17,11 +17,9 @@ from typing import cast
 from redis.asyncio import Redis
 
 from engine.keys import PHONES, PHONES_CHANNEL
+from engine.subscriptions import follow_channel
 
 log = logging.getLogger(__name__)
-RESUBSCRIBE_SECONDS = 1.0
-# How long one wait for a message lasts, so `follow` sees its stop signal in time.
-READ_SECONDS = 1.0
 
 
 class Phones:
@@ -55,24 +53,9 @@ class Phones:
         self.numbers = frozenset(await self.list())
 
     async def follow(self, done: asyncio.Event) -> None:
-        """Keep `numbers` fresh until `done` is set (see the module's docstring)."""
-        while not done.is_set():
-            pubsub = self.redis.pubsub()
-            try:
-                await pubsub.subscribe(PHONES_CHANNEL)
-                while not done.is_set():
-                    # A read timeout of its own: the client's socket_timeout is for commands.
-                    message = await pubsub.get_message(timeout=READ_SECONDS)
-                    # Read first when the subscription holds (Redis confirms it),
-                    # so no change made after that read is missed.
-                    if message is not None and message["type"] in ("subscribe", "message"):
-                        await self.refresh()
-            except Exception as exc:  # Redis down, or refused (e.g. an ACL without SUBSCRIBE)
-                log.warning("softphone list subscription lost (%s); subscribing again",
-                            type(exc).__name__)
-                try:
-                    await asyncio.wait_for(done.wait(), RESUBSCRIBE_SECONDS)
-                except TimeoutError:
-                    pass
-            finally:
-                await pubsub.aclose()
+        """Keep `numbers` fresh until `done` is set (see the module's docstring):
+        read again when the subscription holds and at each change announced."""
+        async def changed(_number: str) -> None:
+            await self.refresh()
+        await follow_channel(self.redis, PHONES_CHANNEL, done, on_subscribe=self.refresh,
+                             on_message=changed, what="softphone list")

@@ -27,6 +27,7 @@ from engine.outcome import CANCELED, CallOutcome
 from engine.records import give_verdict
 from engine.scripts import lua_script
 from engine.store import Store
+from engine.subscriptions import follow_channel
 from engine.v1_deliveries import DELIVER_LUA, EventDeliveries
 from engine.v1_status import ENDED, status_of
 from engine.verification import Verification
@@ -36,8 +37,6 @@ log = logging.getLogger(__name__)
 # Results of `cancel`
 CANCELED_NOW, CANCELED_BEFORE, ENDED_ALREADY, GONE = "canceled", "canceled_before", "ended", "gone"
 TRIES = 5
-RESUBSCRIBE_SECONDS = 1.0
-READ_SECONDS = 1.0
 
 # KEYS: record, due, wake, number index, check windows, cancel channel.
 # ARGV: id, now, ttl, status read, deliveries.
@@ -108,24 +107,5 @@ async def follow_cancels(redis: Redis, hang_up: Callable[[str], Awaitable[None]]
     """Until `done`: `hang_up(verification_id)` for each cancel announced, and
     `look_again()` each time the subscription holds (a cancel announced while
     it was down is then found on the record)."""
-    while not done.is_set():
-        pubsub = redis.pubsub()
-        try:
-            await pubsub.subscribe(CANCEL_CHANNEL)
-            while not done.is_set():
-                message = await pubsub.get_message(timeout=READ_SECONDS)
-                if message is None:
-                    continue
-                if message["type"] == "subscribe":
-                    await look_again()
-                elif message["type"] == "message":
-                    data = message["data"]
-                    await hang_up(data.decode() if isinstance(data, bytes) else str(data))
-        except Exception as exc:  # Redis down, or refused (e.g. an ACL without SUBSCRIBE)
-            log.warning("cancel subscription lost (%s); subscribing again", type(exc).__name__)
-            try:
-                await asyncio.wait_for(done.wait(), RESUBSCRIBE_SECONDS)
-            except TimeoutError:
-                pass
-        finally:
-            await pubsub.aclose()
+    await follow_channel(redis, CANCEL_CHANNEL, done, on_subscribe=look_again,
+                         on_message=hang_up, what="cancel")
