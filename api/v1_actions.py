@@ -14,6 +14,8 @@ import time
 from aiohttp import web
 
 from api.appkeys import SETTINGS, STORE
+from api.password_call import read_body
+from api.password_call_request import MAX_BODY
 from api.v1_auth import caller
 from api.v1_problems import malformed, problem
 from engine import v1_cancel, v1_checks
@@ -43,6 +45,8 @@ async def _owned(request: web.Request, account_id: str) -> Verification | web.Re
 
 
 def _code(body: bytes) -> str | web.Response:
+    if len(body) > MAX_BODY:
+        return malformed("body", f"over {MAX_BODY} bytes")
     try:
         parsed = json.loads(body)
     except (ValueError, RecursionError):  # (RecursionError: nested too deep to read)
@@ -65,7 +69,7 @@ async def check(request: web.Request) -> web.Response:
     who = await caller(request)
     if who.refusal is not None:
         return who.refusal
-    code = _code(await request.read())
+    code = _code(await read_body(request))  # (at most MAX_BODY + 1 bytes)
     if isinstance(code, web.Response):
         return code
     found = await _owned(request, who.account_id)

@@ -189,6 +189,11 @@ async def test_refusals(settings, clean_redis):
             status, problem = await v1.post(f"{keypad}/check", body)
             assert status == 400 and problem["errors"][0]["field"] in ("code", "body")
         assert (await v1.post(f"{keypad}/check", "not json"))[0] == 400
+        # Too deep to read, or over 4 KiB (also a megabyte): a 400 naming the body.
+        for body in (b"[" * 4000, {"code": "1234", "pad": "x" * 5000},
+                     {"pad": "x" * 2_000_000}):
+            status, problem = await v1.post(f"{keypad}/check", body)
+            assert status == 400 and problem["errors"][0]["field"] == "body", body
         for path in (f"{other}/check", f"{other}/cancel", "ffffffffffff/cancel"):
             status, problem = await v1.post(path, {"code": "1234"})
             assert status == 404 and problem["type"] == "urn:callverify:problem:not_found"

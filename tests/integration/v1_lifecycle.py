@@ -46,7 +46,8 @@ class V1:
     async def post(self, path: str, body: object = None, *,
                    token: str | None = None) -> tuple[int, dict]:
         headers = {"Authorization": f"Bearer {token or self.token}"}
-        data = json.dumps(body) if body is not None else None
+        data = (body if isinstance(body, bytes) or body is None  # bytes: sent as they are
+                else json.dumps(body))
         async with aiohttp.ClientSession() as http:
             async with http.post(f"{self.base}/{path}", data=data, headers=headers) as resp:
                 return resp.status, await resp.json(content_type=None)
