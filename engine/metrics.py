@@ -18,22 +18,8 @@ import time
 from prometheus_client import Counter, Histogram, values
 
 from engine import accept_step
-from engine.outcome import (
-    ACCOUNT_DISABLED,
-    CALL_REJECTED,
-    CANCELED,
-    CONGESTION_CAUSES,
-    ENGINE_LOST,
-    EXPIRED,
-    NO_ANSWER,
-    NO_USER_RESPONSE,
-    NORMAL_CLEARING,
-    REDIRECTED,
-    RING_TIMEOUT,
-    SUBSCRIBER_ABSENT,
-    USER_BUSY,
-    CallOutcome,
-)
+from engine.outcome import ACCOUNT_DISABLED, CANCELED, ENGINE_LOST, EXPIRED, CallOutcome
+from engine.v1_status import call_reason
 from engine.verification import Verification
 
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
@@ -92,23 +78,6 @@ def declare() -> None:
 
 def flow_label(flow: str) -> str:
     return FLOW_NAMES.get(flow, "other")
-
-
-def call_reason(outcome: CallOutcome) -> str:
-    """Why a call that reached no one failed, as engine/v1_status.py words it."""
-    cause = outcome.cause
-    if outcome.failure == RING_TIMEOUT or cause in (NO_USER_RESPONSE, NO_ANSWER,
-                                                    SUBSCRIBER_ABSENT):
-        return "no_answer"
-    if cause == USER_BUSY:
-        return "busy"
-    if cause == CALL_REJECTED or (cause == NORMAL_CLEARING and not outcome.answered):
-        return "rejected"
-    if cause in CONGESTION_CAUSES or outcome.sip_status == 503:
-        return "congestion"
-    if cause == REDIRECTED:
-        return "redirected"
-    return "call_failed"
 
 
 def verdict_result(flow: str, outcome: CallOutcome) -> str:
