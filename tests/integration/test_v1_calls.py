@@ -170,9 +170,11 @@ async def test_two_identical_requests_with_a_key_place_one_call(client, phone, c
 async def test_voice_says_the_code_in_the_locale_asked(service, client, phone, plays,
                                                        clean_redis, locale, lang):
     """The account's default locale (French here) is for requests that name
-    none: a request for English gets English."""
+    none: a request for English gets English. (The phone hangs up once the
+    code's announcement was asked for: tests/integration/test_voice_calls.py
+    follows whole voice calls.)"""
     await service.store.accounts.set_locale(client.account_id, "fr")
-    sipp = phone("answer_silent")
+    sipp = phone("answer_hangup", hangup_ms=3000)
     status, created = await client.create({"phone": "+15551230303", "channel": "voice",
                                            "locale": locale})
     assert status == 201 and created["locale"] == locale and len(created["code"]) == 6
