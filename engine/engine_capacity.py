@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -63,36 +63,63 @@ class StartMeter:
         return len(self._starts) / self.window
 
 
-class CapacityReport:
-    """One engine's entry in ENGINE_CAPACITY."""
+class Heartbeat:
+    """One engine's entry in a hash of engines (`key`): its word, stamped by
+    Redis's clock, published every PUBLISH_SECONDS while the engine runs and
+    withdrawn when it stops. While Redis is away it keeps trying: meanwhile
+    the engine's last word expires, and it counts for nothing."""
 
-    def __init__(self, redis: Redis, engine_name: str) -> None:
+    what = "engine heartbeat"  # how the log names it
+
+    def __init__(self, redis: Redis, engine_name: str, key: str) -> None:
         self.redis = redis
         self.engine_name = engine_name
+        self.key = key
         self._publish = lua_script(redis, HEARTBEAT_LUA)
 
-    async def publish(self, rate: float, free: int) -> None:
-        """Say what this engine starts: `rate` calls a second, `free` slots now."""
-        await self._publish(keys=[ENGINE_CAPACITY],
-                            args=[self.engine_name, TTL_SECONDS, FORGET_SECONDS,
-                                  f"{rate:.3f} {max(free, 0)}"])
+    async def publish_word(self, word: str) -> None:
+        await self._publish(keys=[self.key],
+                            args=[self.engine_name, TTL_SECONDS, FORGET_SECONDS, word])
 
     async def withdraw(self) -> None:
-        await self.redis.hdel(ENGINE_CAPACITY, self.engine_name)
+        await self.redis.hdel(self.key, self.engine_name)
 
-    async def run(self, measure: Callable[[], tuple[float, int]],
-                  stopping: asyncio.Event) -> None:
-        """Publish `measure()` (rate, free) every PUBLISH_SECONDS until
-        `stopping` is set, then withdraw. While Redis is away it keeps trying:
-        meanwhile the engine's last word expires, and it counts for nothing."""
+    async def beat(self, word: Callable[[], Awaitable[str]], stopping: asyncio.Event) -> None:
+        """Publish `await word()` every PUBLISH_SECONDS until `stopping` is set, then withdraw."""
         while not stopping.is_set():
             try:
-                await self.publish(*measure())
+                await self.publish_word(await word())
             except (RedisError, OSError) as exc:
-                log.debug("engine capacity not published: %s", type(exc).__name__)
+                log.debug("%s not published: %s", self.what, type(exc).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), PUBLISH_SECONDS)
         try:
             await self.withdraw()
         except (RedisError, OSError) as exc:
-            log.debug("engine capacity not withdrawn: %s", type(exc).__name__)
+            log.debug("%s not withdrawn: %s", self.what, type(exc).__name__)
+
+
+class CapacityReport(Heartbeat):
+    """One engine's entry in ENGINE_CAPACITY."""
+
+    what = "engine capacity"
+
+    def __init__(self, redis: Redis, engine_name: str) -> None:
+        super().__init__(redis, engine_name, ENGINE_CAPACITY)
+
+    async def publish(self, rate: float, free: int) -> None:
+        """Say what this engine starts: `rate` calls a second, `free` slots now."""
+        await self.publish_word(capacity_word(rate, free))
+
+    async def run(self, measure: Callable[[], tuple[float, int]],
+                  stopping: asyncio.Event) -> None:
+        """Publish `measure()` (rate, free) every PUBLISH_SECONDS until
+        `stopping` is set, then withdraw."""
+        async def word() -> str:
+            return capacity_word(*measure())
+        await self.beat(word, stopping)
+
+
+def capacity_word(rate: float, free: int) -> str:
+    """The capacity as the accept step's backpressure reads it: "<rate> <free>"."""
+    return f"{rate:.3f} {max(free, 0)}"

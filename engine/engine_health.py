@@ -13,18 +13,15 @@ engine can place calls.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from engine.engine_capacity import FORGET_SECONDS, HEARTBEAT_LUA, PUBLISH_SECONDS, TTL_SECONDS
+from engine.engine_capacity import Heartbeat
 from engine.keys import ENGINE_HEALTH
-from engine.scripts import lua_script
 
 log = logging.getLogger(__name__)
 
@@ -72,21 +69,16 @@ def not_ready(engines: list[EngineHealth], trunk_endpoint: str) -> str:
     return ""
 
 
-class HealthReport:
+class HealthReport(Heartbeat):
     """One engine's entry in ENGINE_HEALTH."""
 
+    what = "engine health"
+
     def __init__(self, redis: Redis, engine_name: str) -> None:
-        self.redis = redis
-        self.engine_name = engine_name
-        self._publish = lua_script(redis, HEARTBEAT_LUA)
+        super().__init__(redis, engine_name, ENGINE_HEALTH)
 
     async def publish(self, ari: bool, trunk: bool, calls: int) -> None:
-        await self._publish(keys=[ENGINE_HEALTH],
-                            args=[self.engine_name, TTL_SECONDS, FORGET_SECONDS,
-                                  f"{int(ari)} {int(trunk)} {calls}"])
-
-    async def withdraw(self) -> None:
-        await self.redis.hdel(ENGINE_HEALTH, self.engine_name)
+        await self.publish_word(health_word(ari, trunk, calls))
 
     async def run(self, measure: Callable[[], tuple[bool, int]],
                   trunk_exists: Callable[[], Awaitable[bool]], stopping: asyncio.Event) -> None:
@@ -95,7 +87,9 @@ class HealthReport:
         The trunk is asked again on each ARI reconnection, and every
         TRUNK_CHECK_SECONDS; an ARI error while asking counts as not there."""
         trunk, checked = False, 0.0
-        while not stopping.is_set():
+
+        async def word() -> str:
+            nonlocal trunk, checked
             ari, calls = measure()
             if not ari:
                 trunk, checked = False, 0.0
@@ -106,13 +100,10 @@ class HealthReport:
                     log.debug("trunk endpoint not checked: %s", type(exc).__name__)
                     trunk = False
                 checked = time.monotonic()
-            try:
-                await self.publish(ari, trunk, calls)
-            except (RedisError, OSError) as exc:
-                log.debug("engine health not published: %s", type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), PUBLISH_SECONDS)
-        try:
-            await self.withdraw()
-        except (RedisError, OSError) as exc:
-            log.debug("engine health not withdrawn: %s", type(exc).__name__)
+            return health_word(ari, trunk, calls)
+        await self.beat(word, stopping)
+
+
+def health_word(ari: bool, trunk: bool, calls: int) -> str:
+    """The health as `parse` reads it: "<ari> <trunk> <calls>"."""
+    return f"{int(ari)} {int(trunk)} {calls}"
